@@ -1,0 +1,291 @@
+"""The pipeline: target -> build -> trace -> detect -> relate -> report.
+
+``scan`` analyses a model object; ``scan_targets`` loads targets named on the command line
+and analyses each, turning every failure a user can cause into a ``TargetResult`` with
+status ``error`` so that one bad target never stops the others.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import signal
+import sys
+import threading
+import traceback
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from . import __version__
+from .errors import TargetFailure, UsageError
+from .report import Report, Site, TargetError, TargetResult
+
+if TYPE_CHECKING:
+    import torch.nn as nn
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the user asked for; the CLI builds one, API callers may too."""
+
+    args: Mapping[str, Any] = field(default_factory=dict)
+    variants: bool = False
+    eval: bool = False
+    anchors: tuple[str, ...] = ()
+    timeout: float | None = None
+    debug: bool = False
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One model to analyse: its display target, its name, how to get the object."""
+
+    target: str
+    name: str
+    load: Callable[[], object]
+    strict_args: bool
+
+
+#: where diagnostics go (the CLI swaps in its own writer); never stdout
+Diagnostics = Callable[[str], None]
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
+# -- public API ------------------------------------------------------------------------------
+
+def scan(
+    model: nn.Module,
+    *,
+    name: str | None = None,
+    variants: bool = False,
+    anchors: Sequence[str] = (),
+    eval: bool = False,
+) -> TargetResult:
+    """Analyse an already-built model object. Nothing is printed."""
+    options = Options(variants=variants, anchors=tuple(anchors), eval=eval)
+    model_name = name or type(model).__name__
+    return _analyse(model, model_name, model_name, options, device=_device(model), build="given")
+
+
+def scan_targets(
+    targets: Sequence[str], options: Options = Options(), diagnostics: Diagnostics = _stderr
+) -> Report:
+    """Load and analyse every target; failures become ``error`` entries, never exceptions."""
+    from .capture import import_torch_quietly
+
+    import_torch_quietly()
+    results: list[TargetResult] = []
+    for text in targets:
+        for job in _jobs(text, options, results, diagnostics):
+            results.append(_run_job(job, options, diagnostics))
+    return Report(__version__, tuple(results))
+
+
+# -- loading ---------------------------------------------------------------------------------
+
+def _jobs(
+    text: str, options: Options, results: list[TargetResult], diagnostics: Diagnostics
+) -> Iterator[_Job]:
+    from . import targets as t
+
+    try:
+        spec = t.parse_target(text)
+    except UsageError as exc:
+        results.append(_error_result(text, None, TargetFailure("BadTarget", str(exc)), options, diagnostics, None))
+        return
+    if spec.name is not None:
+        yield _Job(text, spec.name, lambda: _resolve(spec), strict_args=True)
+        return
+    assert spec.file is not None
+    if not spec.file.exists():
+        failure = TargetFailure("FileNotFound", f"no such file or folder '{spec.file}'; check the path")
+        results.append(_error_result(text, None, failure, options, diagnostics, None))
+        return
+    for path in t.expand_paths(spec):
+        try:
+            with _guarded(options, diagnostics, text):
+                module = t.import_file(path)
+                names = t.module_classes(module)
+        except TargetFailure as failure:
+            results.append(_error_result(str(path), None, failure, options, diagnostics, None))
+            continue
+        for name in names:
+            yield _Job(f"{path}:{name}", name, lambda m=module, n=name: getattr(m, n), strict_args=False)
+
+
+def _resolve(spec: Any) -> object:
+    from . import targets as t
+
+    if spec.file is not None:
+        module = t.import_file(spec.file)
+        where = str(spec.file)
+    else:
+        module = t.import_module_name(spec.module)
+        where = spec.module
+    return t.resolve_name(module, spec.name, where)
+
+
+def _run_job(job: _Job, options: Options, diagnostics: Diagnostics) -> TargetResult:
+    from .build import NeedsArguments, build
+
+    log = io.StringIO()
+    try:
+        with _guarded(options, diagnostics, job.target, log):
+            obj = job.load()
+            built = build(obj, job.name, options.args, strict_args=job.strict_args)
+            return _analyse(built.model, job.target, job.name, options, built.device, built.how)
+    except NeedsArguments as needs:
+        return _skipped(job, needs.missing)
+    except TargetFailure as failure:
+        return _error_result(job.target, job.name, failure, options, diagnostics, failure)
+    finally:
+        if options.debug and log.getvalue():
+            diagnostics(f"relufind: output of {job.target}:\n{log.getvalue().rstrip()}")
+
+
+def _skipped(job: _Job, missing: list[str]) -> TargetResult:
+    options = " ".join(f"--arg {name}=VALUE" for name in missing)
+    return TargetResult(
+        target=job.target,
+        model=job.name,
+        status="skipped",
+        skip_reason=f"needs arguments {', '.join(missing)}: pass {options}",
+        needs_args=tuple(missing),
+    )
+
+
+def _error_result(
+    target: str,
+    model: str | None,
+    failure: TargetFailure,
+    options: Options,
+    diagnostics: Diagnostics,
+    cause: BaseException | None,
+) -> TargetResult:
+    diagnostics(f"relufind: error: {target}: {failure.message}")
+    if options.debug and cause is not None:
+        diagnostics("".join(traceback.format_exception(cause)).rstrip())
+    return TargetResult(
+        target=target, model=model, status="error", error=TargetError(failure.type, failure.message)
+    )
+
+
+@contextlib.contextmanager
+def _guarded(
+    options: Options, diagnostics: Diagnostics, target: str, log: io.StringIO | None = None
+) -> Iterator[None]:
+    """Capture the model's own output, enforce the timeout, and turn crashes into failures."""
+    from .capture import captured_output
+
+    sink = log if log is not None else io.StringIO()
+    try:
+        with _deadline(options.timeout, target), captured_output(sink):
+            yield
+    except TargetFailure:
+        raise
+    except RecursionError as exc:
+        raise TargetFailure("RecursionError", "the model is nested too deeply to analyse") from exc
+    except SystemExit as exc:
+        raise TargetFailure("SystemExit", f"model code called sys.exit({exc.code})") from exc
+    except Exception as exc:
+        if options.debug:
+            diagnostics("".join(traceback.format_exception(exc)).rstrip())
+        raise TargetFailure("InternalError", f"{type(exc).__name__}: {exc}") from exc
+
+
+@contextlib.contextmanager
+def _deadline(seconds: float | None, target: str) -> Iterator[None]:
+    """Raise TargetFailure when the body runs longer than ``seconds`` (main thread only)."""
+    usable = (
+        seconds is not None
+        and seconds > 0
+        and hasattr(signal, "setitimer")
+        and threading.current_thread() is threading.main_thread()
+    )
+    if not usable:
+        yield
+        return
+
+    def expire(signum: int, frame: object) -> None:
+        raise TargetFailure(
+            "Timeout", f"gave up after {seconds:g} s (import, build or trace did not finish); raise --timeout or fix the loop"
+        )
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+# -- analysis --------------------------------------------------------------------------------
+
+def _analyse(
+    model: nn.Module, target: str, name: str, options: Options, device: str | None, build: str | None
+) -> TargetResult:
+    from .detect import detect
+    from .relate import anchor_predicate, attach, relate
+    from .trace import trace
+
+    if options.eval:
+        model.eval()
+    is_anchor = anchor_predicate(options.anchors)
+    try:
+        traced = trace(model)
+    except TargetFailure:
+        raise
+    except Exception as exc:
+        raise TargetFailure("TraceError", f"torch.fx could not trace {name}: {_first_line(exc)}") from exc
+    detected = detect(traced, is_anchor)
+    relations = relate(traced, is_anchor)
+    sites = [attach(d, relations) for d in detected]
+    shown, hidden = _split_variants(sites, options.variants)
+    return TargetResult(
+        target=target,
+        model=name,
+        status="ok",
+        device=device,
+        build=build,
+        sites=tuple(shown),
+        anchors=relations.anchors,
+        hidden_variants=tuple(sorted(hidden.items())),
+        modules=_module_chain(model, [s.module_path for s in shown] + [a.path for a in relations.anchors]),
+    )
+
+
+def _module_chain(model: nn.Module, paths: list[str]) -> tuple[tuple[str, str], ...]:
+    """(path, class) for every module on the way to ``paths``, in the model's own order."""
+    wanted: set[str] = set()
+    for path in paths:
+        parts = path.split(".") if path else []
+        wanted.update(".".join(parts[: i + 1]) for i in range(len(parts)))
+    return tuple(
+        (path, type(module).__name__)
+        for path, module in model.named_modules(remove_duplicate=False)
+        if path in wanted
+    )
+
+
+def _split_variants(sites: list[Site], variants: bool) -> tuple[list[Site], Counter[str]]:
+    if variants:
+        return sites, Counter()
+    shown = [s for s in sites if s.variant == "relu"]
+    return shown, Counter(s.variant for s in sites if s.variant != "relu")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
+
+
+def _device(model: nn.Module) -> str:
+    for tensor in model.parameters():
+        return tensor.device.type
+    return "cpu"

@@ -1,0 +1,154 @@
+"""Construct a model cheaply: on ``meta``, else with only weights on ``meta``, else on the CPU.
+
+Tracing never reads weight values, so a model built on ``meta`` traces exactly like a CPU
+one while costing no weight memory and no initialisation time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn as nn
+
+from .errors import TargetFailure
+
+
+@dataclass(frozen=True)
+class Built:
+    model: nn.Module
+    device: str  # "meta" or "cpu"
+    how: str  # "meta", "meta-params", "cpu" or "given"
+
+
+class NeedsArguments(Exception):
+    """The constructor has required parameters the user did not supply."""
+
+    def __init__(self, missing: list[str]) -> None:
+        super().__init__(", ".join(missing))
+        self.missing = missing
+
+
+def build(obj: object, name: str, args: Mapping[str, Any], *, strict_args: bool) -> Built:
+    """Make an ``nn.Module`` from a class, a factory or an instance named ``name``."""
+    if isinstance(obj, nn.Module):
+        return Built(obj, _device_of(obj), "given")
+    if not callable(obj):
+        raise TargetFailure(
+            "NotAModule", f"'{name}' is a {type(obj).__name__}, not an nn.Module class, factory or instance"
+        )
+    if inspect.isclass(obj) and not issubclass(obj, nn.Module):
+        raise TargetFailure("NotAModule", f"'{name}' is a class but not an nn.Module subclass")
+    call_args = _select_args(obj, name, args, strict_args)
+    return _construct(obj, name, call_args)
+
+
+def _select_args(
+    factory: Callable[..., Any], name: str, args: Mapping[str, Any], strict: bool
+) -> dict[str, Any]:
+    try:
+        sig = inspect.signature(factory)
+    except (TypeError, ValueError):  # builtins and C extensions: pass what we were given
+        return dict(args)
+    params = sig.parameters
+    takes_kwargs = any(p.kind is p.VAR_KEYWORD for p in params.values())
+    accepted = {
+        k: v for k, v in args.items() if takes_kwargs or _is_keyword_param(params.get(k))
+    }
+    unknown = sorted(set(args) - set(accepted))
+    if unknown and strict:
+        names = ", ".join(p for p in params if _is_keyword_param(params[p])) or "no arguments"
+        raise TargetFailure(
+            "BadArgument",
+            f"{name} takes no argument {', '.join(unknown)}; it takes: {names}",
+        )
+    missing = [
+        p.name
+        for p in params.values()
+        if p.default is p.empty
+        and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+        and p.name not in accepted
+    ]
+    if missing:
+        raise NeedsArguments(missing)
+    return accepted
+
+
+def _is_keyword_param(param: inspect.Parameter | None) -> bool:
+    return param is not None and param.kind in (param.POSITIONAL_OR_KEYWORD, param.KEYWORD_ONLY)
+
+
+def _construct(factory: Callable[..., Any], name: str, kwargs: dict[str, Any]) -> Built:
+    attempts: list[tuple[str, Callable[[], contextlib.AbstractContextManager[Any]]]] = [
+        ("meta", lambda: torch.device("meta")),
+        ("meta-params", _weights_on_meta),
+        ("cpu", contextlib.nullcontext),
+    ]
+    for how, context in attempts:
+        try:
+            with context():
+                model = factory(**kwargs)
+        except (Exception, SystemExit) as exc:
+            if how == "cpu":
+                raise _constructor_failure(name, exc) from exc
+            continue
+        if not isinstance(model, nn.Module):
+            raise TargetFailure(
+                "NotAModule", f"'{name}' returned a {type(model).__name__}, not an nn.Module"
+            )
+        return Built(model, "meta" if how != "cpu" else _device_of(model), how)
+    raise AssertionError("unreachable: the cpu attempt either returns or raises")
+
+
+def _constructor_failure(name: str, exc: BaseException) -> TargetFailure:
+    if isinstance(exc, SystemExit):
+        return TargetFailure(
+            "ConstructorError", f"{name}(...) called sys.exit({exc.code}) while being built"
+        )
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else "(no message)"
+    return TargetFailure("ConstructorError", f"{name}(...) raised {type(exc).__name__}: {message}")
+
+
+@contextlib.contextmanager
+def _weights_on_meta() -> Iterator[None]:
+    """Run a constructor on the CPU but register every parameter and buffer on ``meta``.
+
+    For constructors that compute with real tensors (``.item()``, ``.tolist()``), which
+    ``torch.device("meta")`` breaks; the weights themselves still cost no memory.
+    """
+    original_parameter = nn.Module.register_parameter
+    original_buffer = nn.Module.register_buffer
+
+    def register_parameter(module: nn.Module, name: str, param: nn.Parameter | None) -> None:
+        if param is not None and param.device.type != "meta":
+            kwargs = param.__dict__ if hasattr(param, "__dict__") else {}
+            param = type(param)(param.to("meta"), requires_grad=param.requires_grad)
+            param.__dict__.update(kwargs)
+        original_parameter(module, name, param)
+
+    def register_buffer(
+        module: nn.Module, name: str, tensor: torch.Tensor | None, persistent: bool = True
+    ) -> None:
+        if tensor is not None:
+            tensor = tensor.to("meta")
+        original_buffer(module, name, tensor, persistent=persistent)
+
+    nn.Module.register_parameter = register_parameter  # type: ignore[method-assign]
+    nn.Module.register_buffer = register_buffer  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        nn.Module.register_parameter = original_parameter  # type: ignore[method-assign]
+        nn.Module.register_buffer = original_buffer  # type: ignore[method-assign]
+
+
+def _device_of(model: nn.Module) -> str:
+    for tensor in model.parameters():
+        return tensor.device.type
+    for tensor in model.buffers():
+        return tensor.device.type
+    return "cpu"

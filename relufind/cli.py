@@ -1,0 +1,90 @@
+"""The command line: parse options, call the core, pick a renderer, exit with the report's code.
+
+Nothing here imports torch at module level, so ``--help`` and ``--version`` stay fast.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from enum import Enum
+from typing import Annotated, Any
+
+import typer
+
+from . import __version__
+from .report import EXIT_ERROR
+
+
+class Format(str, Enum):
+    tree = "tree"
+    json = "json"
+
+
+app = typer.Typer(add_completion=False, rich_markup_mode=None, pretty_exceptions_enable=False)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"relufind {__version__}")
+        raise typer.Exit()
+
+
+def parse_arg(text: str) -> tuple[str, Any]:
+    """``NAME=VALUE`` with VALUE read as a Python literal, else kept as a string."""
+    name, sep, raw = text.partition("=")
+    name = name.strip()
+    if not sep or not name.isidentifier():
+        raise typer.BadParameter(f"'{text}' is not NAME=VALUE (for example --arg hidden_size=64)", param_hint="--arg")
+    try:
+        return name, ast.literal_eval(raw)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return name, raw
+
+
+@app.command(no_args_is_help=True)
+def main_command(
+    targets: Annotated[list[str], typer.Argument(help="file.py:Name, package.module:Name, file.py or folder/", show_default=False)],
+    format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.tree,
+    arg: Annotated[list[str] | None, typer.Option("--arg", "-a", metavar="NAME=VALUE", help="Constructor argument (a Python literal, else a string). Repeatable.")] = None,
+    variants: Annotated[bool, typer.Option("--variants", help="Also list ReLU6, LeakyReLU, PReLU and RReLU sites.")] = False,
+    eval_mode: Annotated[bool, typer.Option("--eval", help="Analyse the model after .eval() (default: as constructed, usually training).")] = False,
+    anchor: Annotated[list[str] | None, typer.Option("--anchor", metavar="TYPE", help="Treat modules of this class name as anchors too. Repeatable.")] = None,
+    timeout: Annotated[float, typer.Option("--timeout", metavar="SECONDS", help="Give up on one target after this long (0: never).")] = 300.0,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and what the model code printed.")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")] = False,
+) -> None:
+    """Find every ReLU in a PyTorch model and place it relative to its RNN/LSTM/GRU/Conv layers.
+
+    Loading a .py target runs its code, exactly as importing it would.
+    """
+    from .analyze import Options, scan_targets
+
+    options = Options(
+        args=dict(parse_arg(a) for a in arg or []),
+        variants=variants,
+        eval=eval_mode,
+        anchors=tuple(anchor or ()),
+        timeout=timeout or None,
+        debug=debug,
+    )
+    try:
+        report = scan_targets(targets, options)
+    except Exception as exc:  # a bug in relufind itself: one line unless --debug
+        if debug:
+            raise
+        print(f"relufind: internal error: {type(exc).__name__}: {exc} (rerun with --debug)", file=sys.stderr)
+        raise typer.Exit(EXIT_ERROR) from None
+    if format is Format.json:
+        from .render.json import render as render_json
+
+        sys.stdout.write(render_json(report))
+    else:
+        from .render.tree import render as render_tree
+
+        render_tree(report, sys.stdout)
+    raise typer.Exit(report.exit_code)
+
+
+def main() -> None:
+    app(prog_name="relufind")

@@ -1,0 +1,298 @@
+"""Find ReLU sites in a traced graph, from one table of spellings.
+
+Each spelling is a row: the callable (or method name, or module class), the site kind it
+yields, and a reader that inspects the call's arguments and says which variant it is —
+or that it is no ReLU at all (``clamp(0, 1)``). Adding an activation is adding rows.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.fx as fx
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .report import Inside, SiteKind, SourceLoc
+from .trace import Traced
+
+#: (variant, inplace) for a ReLU-family call, or None when the call is not one
+Reading = tuple[str, bool] | None
+ArgReader = Callable[[tuple[Any, ...], dict[str, Any], bool], Reading]
+
+
+@dataclass(frozen=True)
+class Detected:
+    """A site found in the graph, before relations are attached."""
+
+    node: fx.Node
+    kind: SiteKind
+    variant: str
+    op: str
+    module_path: str
+    module_type: str
+    inplace: bool
+    source: SourceLoc | None
+    inside: Inside | None = None
+
+
+# -- reading arguments ------------------------------------------------------------------
+
+def _arg(args: tuple[Any, ...], kwargs: dict[str, Any], index: int, name: str, default: Any) -> Any:
+    if name in kwargs:
+        return kwargs[name]
+    return args[index] if len(args) > index else default
+
+
+def _number(value: Any) -> float | None:
+    """A plain Python number, or None (tensors, proxies and bools are not bounds we read)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+def _inplace(args: tuple[Any, ...], kwargs: dict[str, Any], index: int, forced: bool) -> bool:
+    return forced or bool(_arg(args, kwargs, index, "inplace", False))
+
+
+def _fixed(variant: str, inplace_index: int | None = None) -> ArgReader:
+    """A reader for spellings that are always ``variant`` (relu, relu6, leaky_relu, ...)."""
+
+    def read(args: tuple[Any, ...], kwargs: dict[str, Any], forced_inplace: bool) -> Reading:
+        if inplace_index is None:
+            return variant, forced_inplace
+        return variant, _inplace(args, kwargs, inplace_index, forced_inplace)
+
+    return read
+
+
+def _bounds_variant(low: float | None, high: float | None) -> str | None:
+    """relu for [0, inf), relu6 for [0, 6]; anything else is not a ReLU."""
+    if low != 0.0:
+        return None
+    if high is None or high == math.inf:
+        return "relu"
+    return "relu6" if high == 6.0 else None
+
+
+def _read_clamp(args: tuple[Any, ...], kwargs: dict[str, Any], forced_inplace: bool) -> Reading:
+    low_raw = _arg(args, kwargs, 1, "min", None)
+    high_raw = _arg(args, kwargs, 2, "max", None)
+    if low_raw is None or (high_raw is not None and _number(high_raw) is None):
+        return None
+    variant = _bounds_variant(_number(low_raw), _number(high_raw))
+    return (variant, forced_inplace) if variant else None
+
+
+def _read_clamp_min(args: tuple[Any, ...], kwargs: dict[str, Any], forced_inplace: bool) -> Reading:
+    low = _number(_arg(args, kwargs, 1, "min", None))
+    return ("relu", forced_inplace) if low == 0.0 else None
+
+
+def _read_threshold(args: tuple[Any, ...], kwargs: dict[str, Any], forced_inplace: bool) -> Reading:
+    threshold = _number(_arg(args, kwargs, 1, "threshold", None))
+    value = _number(_arg(args, kwargs, 2, "value", None))
+    if threshold == 0.0 and value == 0.0:
+        return "relu", _inplace(args, kwargs, 3, forced_inplace)
+    return None
+
+
+def _read_hardtanh(args: tuple[Any, ...], kwargs: dict[str, Any], forced_inplace: bool) -> Reading:
+    low = _number(_arg(args, kwargs, 1, "min_val", -1.0))
+    high = _number(_arg(args, kwargs, 2, "max_val", 1.0))
+    variant = _bounds_variant(low, high)
+    return (variant, _inplace(args, kwargs, 3, forced_inplace)) if variant else None
+
+
+@dataclass(frozen=True)
+class Spelling:
+    kind: SiteKind
+    op: str
+    read: ArgReader
+    inplace: bool = False  # the spelling itself is in place (relu_, clamp_)
+
+
+def _functions() -> dict[Any, Spelling]:
+    table: dict[Any, Spelling] = {
+        F.relu: Spelling("function", "torch.nn.functional.relu", _fixed("relu", 1)),
+        torch.relu: Spelling("function", "torch.relu", _fixed("relu")),
+        torch.relu_: Spelling("function", "torch.relu_", _fixed("relu"), inplace=True),
+        F.relu6: Spelling("function", "torch.nn.functional.relu6", _fixed("relu6", 1)),
+        F.hardtanh: Spelling("function", "torch.nn.functional.hardtanh", _read_hardtanh),
+        F.hardtanh_: Spelling("function", "torch.nn.functional.hardtanh_", _read_hardtanh, inplace=True),
+        F.leaky_relu: Spelling("function", "torch.nn.functional.leaky_relu", _fixed("leaky_relu", 2)),
+        F.leaky_relu_: Spelling("function", "torch.nn.functional.leaky_relu_", _fixed("leaky_relu"), inplace=True),
+        F.prelu: Spelling("function", "torch.nn.functional.prelu", _fixed("prelu")),
+        F.rrelu: Spelling("function", "torch.nn.functional.rrelu", _fixed("rrelu", 4)),
+        torch.rrelu: Spelling("function", "torch.rrelu", _fixed("rrelu")),
+        torch.rrelu_: Spelling("function", "torch.rrelu_", _fixed("rrelu"), inplace=True),
+        F.threshold: Spelling("threshold", "torch.nn.functional.threshold", _read_threshold),
+        torch.threshold: Spelling("threshold", "torch.threshold", _read_threshold),
+        torch.threshold_: Spelling("threshold", "torch.threshold_", _read_threshold, inplace=True),
+        torch.clamp: Spelling("clamp", "torch.clamp", _read_clamp),
+        torch.clip: Spelling("clamp", "torch.clip", _read_clamp),
+        torch.clamp_: Spelling("clamp", "torch.clamp_", _read_clamp, inplace=True),
+        torch.clip_: Spelling("clamp", "torch.clip_", _read_clamp, inplace=True),
+        torch.clamp_min: Spelling("clamp", "torch.clamp_min", _read_clamp_min),
+        torch.clamp_min_: Spelling("clamp", "torch.clamp_min_", _read_clamp_min, inplace=True),
+    }
+    # F.relu_ / F.threshold_ are the torch builtins under another name; keep one row each.
+    table.setdefault(F.relu_, table[torch.relu_])
+    table.setdefault(F.threshold_, table[torch.threshold_])
+    return table
+
+
+def _methods() -> dict[str, Spelling]:
+    plain = {
+        "relu": ("method", _fixed("relu")),
+        "relu6": ("method", _fixed("relu6")),
+        "clamp": ("clamp", _read_clamp),
+        "clip": ("clamp", _read_clamp),
+        "clamp_min": ("clamp", _read_clamp_min),
+        "prelu": ("method", _fixed("prelu")),
+    }
+    table: dict[str, Spelling] = {}
+    for name, (kind, read) in plain.items():
+        table[name] = Spelling(kind, f"Tensor.{name}", read)  # type: ignore[arg-type]
+        table[name + "_"] = Spelling(kind, f"Tensor.{name}_", read, inplace=True)  # type: ignore[arg-type]
+    return table
+
+
+FUNCTIONS = _functions()
+METHODS = _methods()
+
+
+def read_module(module: nn.Module) -> Reading:
+    """The ReLU-family variant an activation module computes, or None."""
+    if isinstance(module, nn.ReLU):
+        return "relu", module.inplace
+    if isinstance(module, nn.ReLU6):  # before Hardtanh: ReLU6 subclasses it
+        return "relu6", module.inplace
+    if isinstance(module, nn.Hardtanh):
+        variant = _bounds_variant(float(module.min_val), float(module.max_val))
+        return (variant, module.inplace) if variant else None
+    if isinstance(module, nn.Threshold):
+        if float(module.threshold) == 0.0 and float(module.value) == 0.0:
+            return "relu", module.inplace
+        return None
+    for cls, variant in ((nn.LeakyReLU, "leaky_relu"), (nn.PReLU, "prelu"), (nn.RReLU, "rrelu")):
+        if isinstance(module, cls):
+            return variant, bool(getattr(module, "inplace", False))
+    return None
+
+
+def module_op(module: nn.Module) -> str:
+    cls = type(module)
+    if getattr(nn, cls.__name__, None) is cls:
+        return f"torch.nn.{cls.__name__}"
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+# -- embedded sites: ReLUs inside modules the tracer does not enter ------------------------
+
+def _embedded_reading(module: nn.Module) -> tuple[Reading, str] | None:
+    """(reading, op) when ``module`` itself applies a ReLU that no graph node shows."""
+    if isinstance(module, (nn.RNN, nn.RNNCell)) and module.nonlinearity == "relu":
+        return ("relu", False), f"{module_op(module)}(nonlinearity='relu')"
+    if isinstance(module, (nn.TransformerEncoderLayer, nn.TransformerDecoderLayer)):
+        activation = module.activation
+        if activation in (F.relu, torch.relu) or activation == "relu":
+            return ("relu", False), f"{module_op(module)}(activation=relu)"
+        return None  # an activation module is found as a submodule
+    reading = read_module(module)
+    return (reading, module_op(module)) if reading else None
+
+
+def embedded_in(
+    leaf: nn.Module, leaf_path: str, is_anchor: Callable[[nn.Module], bool]
+) -> Iterator[tuple[str, nn.Module, Reading, str, Inside]]:
+    """Every ReLU applied inside the leaf module ``leaf``: (path, module, reading, op, inside)."""
+    for sub_path, module in leaf.named_modules(remove_duplicate=False):
+        found = _embedded_reading(module)
+        if found is None:
+            continue
+        path = ".".join(p for p in (leaf_path, sub_path) if p)
+        yield path, module, found[0], found[1], _containing_anchor(leaf, leaf_path, sub_path, is_anchor)
+
+
+def _containing_anchor(
+    leaf: nn.Module, leaf_path: str, sub_path: str, is_anchor: Callable[[nn.Module], bool]
+) -> Inside:
+    """The innermost anchor on the way from ``leaf`` down to ``sub_path``, else the leaf."""
+    best = Inside(leaf_path, type(leaf).__name__)
+    module = leaf
+    parts = sub_path.split(".") if sub_path else []
+    for depth, part in enumerate(parts):
+        module = getattr(module, part)
+        if is_anchor(module):
+            path = ".".join([p for p in [leaf_path] if p] + parts[: depth + 1])
+            best = Inside(path, type(module).__name__)
+    return best
+
+
+# -- the graph walk ---------------------------------------------------------------------------
+
+def detect(traced: Traced, is_anchor: Callable[[nn.Module], bool]) -> list[Detected]:
+    """Every ReLU-family site in ``traced``, in graph order."""
+    found: list[Detected] = []
+    for node in traced.graph.nodes:
+        if node.op == "call_module":
+            found.extend(_module_sites(traced, node, is_anchor))
+        elif node.op in ("call_function", "call_method"):
+            site = _call_site(traced, node)
+            if site is not None:
+                found.append(site)
+    return found
+
+
+def _call_site(traced: Traced, node: fx.Node) -> Detected | None:
+    if node.op == "call_function":
+        spelling = _lookup_function(node.target)
+    else:
+        spelling = METHODS.get(node.target) if isinstance(node.target, str) else None
+    if spelling is None:
+        return None
+    reading = spelling.read(tuple(node.args), dict(node.kwargs), spelling.inplace)
+    if reading is None:
+        return None
+    info = traced.owner(node)
+    return Detected(
+        node=node,
+        kind=spelling.kind,
+        variant=reading[0],
+        op=spelling.op,
+        module_path=info.owner_path,
+        module_type=info.owner_type.__name__,
+        inplace=reading[1],
+        source=info.source,
+    )
+
+
+def _lookup_function(target: Any) -> Spelling | None:
+    try:
+        return FUNCTIONS.get(target)
+    except TypeError:  # unhashable targets exist in exotic graphs
+        return None
+
+
+def _module_sites(
+    traced: Traced, node: fx.Node, is_anchor: Callable[[nn.Module], bool]
+) -> Iterator[Detected]:
+    path = str(node.target)
+    module = traced.root.get_submodule(path)
+    source = traced.owner(node).source
+    reading = read_module(module)
+    if reading is not None:
+        yield Detected(
+            node, "module", reading[0], module_op(module), path, type(module).__name__, reading[1], source
+        )
+        return
+    for sub_path, sub, sub_reading, op, inside in embedded_in(module, path, is_anchor):
+        assert sub_reading is not None
+        yield Detected(
+            node, "embedded", sub_reading[0], op, sub_path, type(sub).__name__, sub_reading[1], source, inside
+        )

@@ -1,0 +1,209 @@
+"""Place sites relative to anchors (RNN/LSTM/GRU and their cells, Conv, ConvTranspose).
+
+One forward pass over the graph computes, for every node, the nearest anchors upstream of
+its inputs with the ops between; one backward pass computes the nearest anchors downstream.
+Each site then reads its relations off its node. Linear in the graph, not a search per site.
+
+A user module whose class is an anchor (a ``Conv2d`` subclass, or a type named with
+``--anchor``) is traced through; all nodes it owns form one *anchor region*, so data that
+leaves the region counts as coming from that anchor.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import torch
+import torch.fx as fx
+import torch.nn as nn
+
+from .detect import Detected
+from .report import Anchor, Relation, Site
+from .trace import Traced
+
+ANCHOR_TYPES: tuple[type, ...] = (
+    nn.RNNBase,  # RNN, LSTM, GRU
+    nn.RNNCellBase,  # RNNCell, LSTMCell, GRUCell
+    nn.modules.conv._ConvNd,  # Conv1d/2d/3d, ConvTranspose1d/2d/3d and the lazy forms
+)
+FUNCTIONAL_ANCHORS: dict[object, str] = {
+    torch.conv1d: "conv1d",
+    torch.conv2d: "conv2d",
+    torch.conv3d: "conv3d",
+    torch.conv_transpose1d: "conv_transpose1d",
+    torch.conv_transpose2d: "conv_transpose2d",
+    torch.conv_transpose3d: "conv_transpose3d",
+}
+#: plumbing that says nothing to a reader of ``via``: tuple unpacking, attribute reads
+_SILENT_FUNCTIONS = {operator.getitem, getattr}
+_SILENT_METHODS = {"size", "dim"}
+
+#: anchor -> ops between it and the node; the shortest path wins
+Reach = dict[Anchor, tuple[str, ...]]
+
+
+def anchor_predicate(extra_names: Iterable[str] = ()) -> Callable[[nn.Module], bool]:
+    """Is a module an anchor? The spec's types, plus classes named by ``--anchor``."""
+    names = {n for n in extra_names if n}
+
+    def is_anchor(module: nn.Module) -> bool:
+        if isinstance(module, ANCHOR_TYPES):
+            return True
+        return bool(names) and any(
+            cls.__name__ in names or f"{cls.__module__}.{cls.__qualname__}" in names
+            for cls in type(module).__mro__
+        )
+
+    return is_anchor
+
+
+@dataclass(frozen=True)
+class Relations:
+    anchors: tuple[Anchor, ...]
+    upstream: dict[fx.Node, Reach]  # nearest anchors feeding a node's inputs
+    downstream: dict[fx.Node, Reach]  # nearest anchors fed by a node's output
+
+
+def relate(traced: Traced, is_anchor: Callable[[nn.Module], bool]) -> Relations:
+    nodes = list(traced.graph.nodes)
+    region = _anchor_regions(traced, nodes, is_anchor)
+    labels = {node: _label(traced, node) for node in nodes}
+    upstream: dict[fx.Node, Reach] = {}
+    for node in nodes:
+        upstream[node] = _merge(
+            _crossing(region, src, node, upstream[src], labels[src], prepend=False)
+            for src in node.all_input_nodes
+        )
+    downstream: dict[fx.Node, Reach] = {}
+    for node in reversed(nodes):
+        downstream[node] = _merge(
+            _crossing(region, user, node, downstream[user], labels[user], prepend=True)
+            for user in node.users
+            if user.op != "output"
+        )
+    anchors = tuple(dict.fromkeys(a for a in (region[n] for n in nodes) if a is not None))
+    return Relations(anchors, upstream, downstream)
+
+
+def _crossing(
+    region: dict[fx.Node, Anchor | None],
+    other: fx.Node,
+    here: fx.Node,
+    other_reach: Reach,
+    other_label: str | None,
+    *,
+    prepend: bool,
+) -> Reach:
+    """What ``here`` learns from its neighbour ``other`` (a producer, or a user when ``prepend``)."""
+    anchor = region[other]
+    if anchor is not None and anchor != region[here]:
+        return {anchor: ()}
+    if other_label is None:
+        return other_reach
+    if prepend:
+        return {a: (other_label, *via) for a, via in other_reach.items()}
+    return {a: (*via, other_label) for a, via in other_reach.items()}
+
+
+def _merge(reaches: Iterable[Reach]) -> Reach:
+    merged: Reach = {}
+    for reach in reaches:
+        for anchor, via in reach.items():
+            known = merged.get(anchor)
+            if known is None or len(via) < len(known):
+                merged[anchor] = via
+    return merged
+
+
+def _anchor_regions(
+    traced: Traced, nodes: list[fx.Node], is_anchor: Callable[[nn.Module], bool]
+) -> dict[fx.Node, Anchor | None]:
+    """For each node, the anchor it belongs to (itself, or the anchor module owning it)."""
+    region: dict[fx.Node, Anchor | None] = {}
+    owner_anchor: dict[str, Anchor | None] = {}
+    for node in nodes:
+        region[node] = _own_anchor(traced, node, is_anchor) or _owning_anchor(
+            traced, node, is_anchor, owner_anchor
+        )
+    return region
+
+
+def _own_anchor(traced: Traced, node: fx.Node, is_anchor: Callable[[nn.Module], bool]) -> Anchor | None:
+    if node.op == "call_module":
+        module = traced.root.get_submodule(str(node.target))
+        return Anchor(str(node.target), type(module).__name__) if is_anchor(module) else None
+    if node.op == "call_function":
+        try:
+            name = FUNCTIONAL_ANCHORS.get(node.target)
+        except TypeError:
+            return None
+        if name is not None:
+            return Anchor(node.name, name)
+    return None
+
+
+def _owning_anchor(
+    traced: Traced,
+    node: fx.Node,
+    is_anchor: Callable[[nn.Module], bool],
+    cache: dict[str, Anchor | None],
+) -> Anchor | None:
+    """The outermost anchor module among the modules whose forward created ``node``."""
+    if node.op in ("placeholder", "output", "get_attr"):
+        return None
+    path = traced.owner(node).owner_path
+    if path not in cache:
+        cache[path] = _outermost_anchor_on_path(traced.root, path, is_anchor)
+    return cache[path]
+
+
+def _outermost_anchor_on_path(
+    root: nn.Module, path: str, is_anchor: Callable[[nn.Module], bool]
+) -> Anchor | None:
+    if not path:
+        return None
+    module = root
+    parts = path.split(".")
+    for depth, part in enumerate(parts):
+        module = getattr(module, part)
+        if is_anchor(module):
+            return Anchor(".".join(parts[: depth + 1]), type(module).__name__)
+    return None
+
+
+def _label(traced: Traced, node: fx.Node) -> str | None:
+    """How a node is named in ``via``; None for nodes a reader need not see."""
+    if node.op == "call_module":
+        module = traced.root.get_submodule(str(node.target))
+        return f"{type(module).__name__} {node.target}"
+    if node.op == "call_function":
+        if node.target in _SILENT_FUNCTIONS:
+            return None
+        return getattr(node.target, "__name__", str(node.target))
+    if node.op == "call_method":
+        return None if node.target in _SILENT_METHODS else str(node.target)
+    return None
+
+
+def attach(detected: Detected, relations: Relations) -> Site:
+    """The report's Site for a detected one, with its relations."""
+    return Site(
+        kind=detected.kind,
+        variant=detected.variant,
+        op=detected.op,
+        module_path=detected.module_path,
+        module_type=detected.module_type,
+        inplace=detected.inplace,
+        source=detected.source,
+        after=_relations(relations.upstream.get(detected.node, {})),
+        before=_relations(relations.downstream.get(detected.node, {})),
+        inside=detected.inside,
+        traced=True,
+        node=detected.node.name,
+    )
+
+
+def _relations(reach: Reach) -> tuple[Relation, ...]:
+    return tuple(Relation(a.path, a.type, via) for a, via in reach.items())

@@ -1,0 +1,61 @@
+"""``--format json``: one document, the schema of the spec (extra keys only add)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..report import Relation, Report, Site, SourceLoc, TargetResult
+from . import display_path
+
+
+def render(report: Report) -> str:
+    return json.dumps(to_dict(report), indent=2) + "\n"
+
+
+def to_dict(report: Report) -> dict[str, Any]:
+    return {"version": report.version, "targets": [_target(t) for t in report.targets]}
+
+
+def _target(result: TargetResult) -> dict[str, Any]:
+    return {
+        "target": result.target,
+        "model": result.model,
+        "status": result.status,
+        "device": result.device,
+        "build": result.build,
+        "error": None if result.error is None else {"type": result.error.type, "message": result.error.message},
+        "skip_reason": result.skip_reason,
+        "sites": [_site(s) for s in result.sites],
+        "anchors": [{"path": a.path, "type": a.type} for a in result.anchors],
+        "untraced": [{"module_path": u.module_path, "reason": u.reason} for u in result.untraced],
+        "findings": [
+            {"code": f.code, "severity": f.severity, "message": f.message, "source": _source(f.source)}
+            for f in result.findings
+        ],
+        "hidden_variants": dict(result.hidden_variants),
+    }
+
+
+def _site(site: Site) -> dict[str, Any]:
+    return {
+        "kind": site.kind,
+        "variant": site.variant,
+        "op": site.op,
+        "module_path": site.module_path,
+        "module_type": site.module_type,
+        "inplace": site.inplace,
+        "source": _source(site.source),
+        "after": [_relation(r) for r in site.after],
+        "before": [_relation(r) for r in site.before],
+        "inside": None if site.inside is None else {"anchor": site.inside.anchor, "type": site.inside.type},
+        "traced": site.traced,
+    }
+
+
+def _relation(relation: Relation) -> dict[str, Any]:
+    return {"anchor": relation.anchor, "type": relation.type, "via": list(relation.via)}
+
+
+def _source(source: SourceLoc | None) -> dict[str, Any] | None:
+    return None if source is None else {"file": display_path(source.file), "line": source.line}

@@ -1,0 +1,131 @@
+"""The report model: immutable data produced by the analysis, consumed by the renderers.
+
+Nothing here imports torch, so renderers and the CLI can use these types cheaply.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Literal
+
+SiteKind = Literal["module", "function", "method", "clamp", "threshold", "embedded"]
+Status = Literal["ok", "partial", "skipped", "error"]
+Severity = Literal["error", "warning", "info"]
+
+#: Exit codes, per the spec.
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_ERROR = 2
+
+
+@dataclass(frozen=True)
+class SourceLoc:
+    file: str
+    line: int
+
+
+@dataclass(frozen=True)
+class Relation:
+    """One nearest anchor upstream (``after``) or downstream (``before``) of a site."""
+
+    anchor: str  # module path of the anchor, or the op name of a functional anchor
+    type: str  # anchor class name (``Conv1d``) or function name (``conv2d``)
+    via: tuple[str, ...] = ()  # the ops between the anchor and the site, in data-flow order
+
+
+@dataclass(frozen=True)
+class Inside:
+    anchor: str
+    type: str
+
+
+@dataclass(frozen=True)
+class Site:
+    kind: SiteKind
+    variant: str
+    op: str
+    module_path: str
+    module_type: str
+    inplace: bool
+    source: SourceLoc | None
+    after: tuple[Relation, ...] = ()
+    before: tuple[Relation, ...] = ()
+    inside: Inside | None = None
+    traced: bool = True
+    #: graph node name (traced sites) — lets rules and debugging point back at the graph
+    node: str | None = None
+
+
+@dataclass(frozen=True)
+class Anchor:
+    path: str
+    type: str
+
+
+@dataclass(frozen=True)
+class Untraced:
+    module_path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    severity: Severity
+    message: str
+    source: SourceLoc | None = None
+
+
+@dataclass(frozen=True)
+class TargetError:
+    type: str
+    message: str
+
+
+@dataclass(frozen=True)
+class TargetResult:
+    """Everything relufind learned about one target."""
+
+    target: str
+    model: str | None
+    status: Status
+    device: str | None = None
+    #: how the model was built: "meta", "meta-params" (only weights on meta), "cpu", "given"
+    build: str | None = None
+    error: TargetError | None = None
+    sites: tuple[Site, ...] = ()
+    anchors: tuple[Anchor, ...] = ()
+    untraced: tuple[Untraced, ...] = ()
+    findings: tuple[Finding, ...] = ()
+    #: sites of ReLU-family variants (relu6, leaky_relu, ...) left out because --variants was off
+    hidden_variants: tuple[tuple[str, int], ...] = ()
+    #: for status "skipped": why, and the options that would build the model
+    skip_reason: str | None = None
+    needs_args: tuple[str, ...] = ()
+    #: (path, class name) of the modules on the way to every site and anchor, in model order
+    modules: tuple[tuple[str, str], ...] = ()
+
+    def kind_counts(self) -> Counter[str]:
+        return Counter(site.kind for site in self.sites)
+
+    def variant_counts(self) -> Counter[str]:
+        return Counter(site.variant for site in self.sites)
+
+    @property
+    def hidden_variant_total(self) -> int:
+        return sum(count for _, count in self.hidden_variants)
+
+
+@dataclass(frozen=True)
+class Report:
+    version: str
+    targets: tuple[TargetResult, ...] = field(default_factory=tuple)
+
+    @property
+    def exit_code(self) -> int:
+        if any(t.status == "error" for t in self.targets):
+            return EXIT_ERROR
+        if any(t.findings for t in self.targets):
+            return EXIT_FINDINGS
+        return EXIT_OK

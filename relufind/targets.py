@@ -1,0 +1,234 @@
+"""Parse target strings and import the objects they name.
+
+A target is ``file.py:Name``, ``package.module:Name``, ``file.py`` (every ``nn.Module``
+subclass defined in it) or a directory (every such class in the ``.py`` files below it).
+Importing a file runs its code, exactly as ``import`` would; it is never run as ``__main__``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import inspect
+import os
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+from .errors import TargetFailure, UsageError
+
+_DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: folders never searched for models when a directory is given
+_SKIP_DIRS = {"tests", "test", "node_modules", "site-packages", "__pycache__", "venv", "env"}
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    """One parsed target: where the code is and which name (``None``: every module class)."""
+
+    text: str  # as the user wrote it
+    file: Path | None  # a .py file, or None for an importable module name
+    module: str | None  # dotted module name when ``file`` is None
+    name: str | None
+
+
+def parse_target(text: str) -> TargetSpec:
+    """Split ``text`` into file/module and name; raise UsageError when it is malformed."""
+    if not text.strip():
+        raise UsageError("empty target; give file.py:Name, package.module:Name, a file or a folder")
+    location, sep, name = text.rpartition(":")
+    if not sep or _looks_like_drive(location):
+        location, name = text, ""
+    if sep and not _IDENT.match(name) and not _looks_like_drive(location):
+        raise UsageError(
+            f"{text}: '{name}' is not a Python name; write the target as file.py:Name or package.module:Name"
+        )
+    if sep and not location:
+        raise UsageError(f"{text}: no file or module before ':'; write file.py:Name")
+    path = Path(location)
+    if location.endswith(".py") or os.sep in location or "/" in location or path.exists():
+        return TargetSpec(text, path, None, name or None)
+    if _DOTTED.match(location):
+        if not name:
+            raise UsageError(
+                f"{text}: no such file or folder; for a module write package.module:Name"
+            )
+        return TargetSpec(text, None, location, name)
+    raise UsageError(f"{text}: not a .py file, a folder or a package.module:Name")
+
+
+def _looks_like_drive(location: str) -> bool:
+    return len(location) == 1 and location.isalpha()
+
+
+def expand_paths(spec: TargetSpec) -> list[Path]:
+    """The .py files a file-or-folder target covers (tests, hidden and virtualenv folders excluded)."""
+    assert spec.file is not None
+    if spec.file.is_dir():
+        return sorted(_walk_py_files(spec.file))
+    return [spec.file]
+
+
+def _walk_py_files(root: Path) -> list[Path]:
+    found: list[Path] = []
+    for folder, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(
+            d
+            for d in dirnames
+            if not d.startswith(".")
+            and d not in _SKIP_DIRS
+            and not (Path(folder) / d / "pyvenv.cfg").exists()
+        )
+        for filename in sorted(filenames):
+            if _is_model_file(filename):
+                found.append(Path(folder) / filename)
+    return found
+
+
+def _is_model_file(filename: str) -> bool:
+    if not filename.endswith(".py") or filename.startswith("."):
+        return False
+    stem = filename[:-3]
+    return not (stem.startswith("test_") or stem.endswith("_test") or stem in {"conftest", "setup"})
+
+
+def import_file(path: Path) -> ModuleType:
+    """Import ``path`` as a module with its folder importable, so relative imports work."""
+    if not path.exists():
+        raise TargetFailure("FileNotFound", f"no such file '{path}'; check the path")
+    if path.is_dir() or path.suffix != ".py":
+        raise TargetFailure("BadTarget", f"'{path}' is not a .py file")
+    path = path.resolve()
+    package_root, dotted = _package_name(path)
+    if str(package_root) not in sys.path:
+        sys.path.insert(0, str(package_root))
+    if dotted in sys.modules and _module_file(sys.modules[dotted]) == path:
+        return sys.modules[dotted]
+    if "." in dotted:  # inside a package: a real import, so `from .layers import X` works
+        return _run_import(lambda: importlib.import_module(dotted), path)
+    return _run_import(lambda: _exec_standalone(path, dotted), path)
+
+
+def _package_name(path: Path) -> tuple[Path, str]:
+    """The folder to put on sys.path and the dotted name the file is imported under."""
+    parts = [path.stem]
+    folder = path.parent
+    while (folder / "__init__.py").exists() and _IDENT.match(folder.name):
+        parts.insert(0, folder.name)
+        folder = folder.parent
+    return folder, ".".join(parts)
+
+
+def _exec_standalone(path: Path, name: str) -> ModuleType:
+    # A stand-alone file whose stem is already taken (say `types.py`, or a second
+    # `model.py`) gets a unique name, so it never shadows another module.
+    existing = sys.modules.get(name)
+    if existing is not None and _module_file(existing) != path:
+        digest = hashlib.sha1(str(path).encode()).hexdigest()[:8]
+        name = f"_relufind_{digest}_{name}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise TargetFailure("ImportError", f"cannot import '{path}'")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    return module
+
+
+def _module_file(module: ModuleType) -> Path | None:
+    file = getattr(module, "__file__", None)
+    return Path(file).resolve() if file else None
+
+
+def import_module_name(dotted: str) -> ModuleType:
+    return _run_import(lambda: importlib.import_module(dotted), None, dotted)
+
+
+def _run_import(do_import, path: Path | None, dotted: str | None = None) -> ModuleType:  # type: ignore[no-untyped-def]
+    where = str(path) if path is not None else dotted
+    try:
+        return do_import()
+    except SyntaxError as exc:
+        line = f" line {exc.lineno}" if exc.lineno else ""
+        raise TargetFailure(
+            "SyntaxError", f"syntax error in {exc.filename or where}{line}: {exc.msg}; fix the file"
+        ) from exc
+    except ModuleNotFoundError as exc:
+        if path is None and exc.name == dotted:
+            raise TargetFailure(
+                "ImportError", f"no module named '{dotted}'; check the name or install its package"
+            ) from exc
+        raise TargetFailure(
+            "ImportError",
+            f"importing {where} failed: no module named '{exc.name}'; install it or make it importable",
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise TargetFailure(
+            "SyntaxError", f"{where} is not valid UTF-8 text ({exc.reason}); save it as UTF-8"
+        ) from exc
+    except SystemExit as exc:
+        raise TargetFailure(
+            "ImportError", f"importing {where} called sys.exit({exc.code}); guard it with `if __name__ == '__main__':`"
+        ) from exc
+    except Exception as exc:
+        raise TargetFailure(
+            "ImportError", f"importing {where} raised {type(exc).__name__}: {_first_line(exc)}"
+        ) from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else "(no message)"
+
+
+def resolve_name(module: ModuleType, name: str, where: str) -> object:
+    """``module.name``, or a TargetFailure listing what the module does define."""
+    if hasattr(module, name):
+        return getattr(module, name)
+    defined = describe_candidates(module)
+    hint = f"; it defines: {defined}" if defined else "; it defines no nn.Module class, factory or instance"
+    raise TargetFailure("NameNotFound", f"no '{name}' in {where}{hint}")
+
+
+def describe_candidates(module: ModuleType) -> str:
+    classes, factories, instances = [], [], []
+    import torch.nn as nn
+
+    for attr, value in vars(module).items():
+        if attr.startswith("_"):
+            continue
+        if inspect.isclass(value) and issubclass(value, nn.Module) and _defined_in(value, module):
+            classes.append(attr)
+        elif inspect.isfunction(value) and _defined_in(value, module):
+            factories.append(attr)
+        elif isinstance(value, nn.Module):
+            instances.append(attr)
+    groups = [
+        (classes, "nn.Module classes"),
+        (factories, "functions"),
+        (instances, "nn.Module instances"),
+    ]
+    return "; ".join(f"{', '.join(names)} ({label})" for names, label in groups if names)
+
+
+def module_classes(module: ModuleType) -> list[str]:
+    """Names of the nn.Module subclasses *defined in* ``module`` (not imported into it)."""
+    import torch.nn as nn
+
+    return [
+        attr
+        for attr, value in vars(module).items()
+        if inspect.isclass(value) and issubclass(value, nn.Module) and _defined_in(value, module)
+    ]
+
+
+def _defined_in(obj: object, module: ModuleType) -> bool:
+    return getattr(obj, "__module__", None) == module.__name__

@@ -1,0 +1,105 @@
+"""Symbolic tracing that remembers, for every node, who made it and where.
+
+``RelufindTracer`` records on each node (``node.meta["relufind"]``) the owning module path
+and class, and the user's source ``file:line`` — the innermost frame outside torch and
+relufind, found by walking the Python stack when the node is created. That is cheaper
+than ``record_stack_traces`` and points at the user's code rather than into torch.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.fx as fx
+import torch.nn as nn
+
+from .report import SourceLoc
+
+_TORCH_DIR = os.path.dirname(torch.__file__) + os.sep
+_RELUFIND_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+#: non-tensor defaults of ``forward`` that are specialised, so `if mask is not None:`
+#: takes the branch a real call without that argument takes
+_CONCRETE_DEFAULT_TYPES = (type(None), bool, int, float, str)
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    """What relufind knows about one graph node beyond fx's own fields."""
+
+    owner_path: str  # innermost module whose forward created the node ('' = root)
+    owner_type: type
+    source: SourceLoc | None
+
+
+@dataclass
+class Traced:
+    """A traced model: the root module, its graph and per-node information."""
+
+    root: nn.Module
+    graph: fx.Graph
+    info: dict[fx.Node, NodeInfo]
+
+    def owner(self, node: fx.Node) -> NodeInfo:
+        return self.info.get(node) or NodeInfo("", type(self.root), None)
+
+
+class RelufindTracer(fx.Tracer):
+    def __init__(self, extra_leaves: Callable[[nn.Module], bool] | None = None) -> None:
+        super().__init__()
+        self._extra_leaves = extra_leaves
+        self.node_info: dict[fx.Node, NodeInfo] = {}
+
+    def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
+        if self._extra_leaves is not None and self._extra_leaves(m):
+            return True
+        return super().is_leaf_module(m, module_qualified_name)
+
+    def create_node(self, kind, target, args, kwargs, name=None, type_expr=None):  # type: ignore[no-untyped-def]
+        node = super().create_node(kind, target, args, kwargs, name, type_expr)
+        if self.module_stack:
+            path, owner_type = next(reversed(self.module_stack.values()))
+        else:
+            path, owner_type = "", type(self.root)
+        self.node_info[node] = NodeInfo(path, owner_type, user_source_location())
+        return node
+
+
+def user_source_location() -> SourceLoc | None:
+    """The innermost stack frame outside torch and relufind: the user's line."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not (filename.startswith(_TORCH_DIR) or filename.startswith(_RELUFIND_DIR)) and not filename.startswith("<"):
+            return SourceLoc(filename, frame.f_lineno)
+        frame = frame.f_back  # type: ignore[assignment]
+    return None
+
+
+def concrete_defaults(module: nn.Module) -> dict[str, Any]:
+    """``forward``'s parameters whose defaults are plain values (None, bool, int, str)."""
+    try:
+        sig = inspect.signature(module.forward)
+    except (TypeError, ValueError):
+        return {}
+    return {
+        name: p.default
+        for name, p in sig.parameters.items()
+        if p.default is not p.empty
+        and isinstance(p.default, _CONCRETE_DEFAULT_TYPES)
+        and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    }
+
+
+def trace(
+    model: nn.Module, extra_leaves: Callable[[nn.Module], bool] | None = None
+) -> Traced:
+    """Trace ``model``; tracing errors propagate to the caller (which owns fallbacks)."""
+    tracer = RelufindTracer(extra_leaves)
+    graph = tracer.trace(model, concrete_args=concrete_defaults(model) or None)
+    return Traced(model, graph, tracer.node_info)
