@@ -212,17 +212,25 @@ def _deadline(seconds: float | None, target: str) -> Iterator[None]:
         return
 
     def expire(signum: int, frame: object) -> None:
-        raise TargetFailure(
-            "Timeout", f"gave up after {seconds:g} s (import, build or trace did not finish); raise --timeout or fix the loop"
-        )
+        raise _Expired
 
     previous = signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         yield
+    except _Expired:
+        raise TargetFailure(
+            "Timeout",
+            f"gave up after {seconds:g} s (import, build or trace did not finish); "
+            "raise --timeout or fix the loop",
+        ) from None
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+class _Expired(BaseException):
+    """Raised by the timer; a BaseException so model code's `except Exception` cannot eat it."""
 
 
 # -- analysis --------------------------------------------------------------------------------
