@@ -1,0 +1,54 @@
+"""Shared test helpers: write a model file, analyse it in-process, summarise sites."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from relufind.analyze import Options, scan_targets
+from relufind.report import Report, Site, TargetResult
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "sample_models"
+
+HEADER = "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n\n"
+
+
+@pytest.fixture
+def write_model(tmp_path: Path) -> Callable[[str, str], Path]:
+    """Write ``code`` (dedented, with torch imports prepended) to tmp_path/<name>.py."""
+
+    def write(code: str, name: str = "model") -> Path:
+        path = tmp_path / f"{name}.py"
+        path.write_text(HEADER + textwrap.dedent(code))
+        return path
+
+    return write
+
+
+def analyse(target: str, **options: object) -> TargetResult:
+    """Analyse one ``file.py:Name`` target in-process and return its single result."""
+    report = analyse_all([target], **options)
+    assert len(report.targets) == 1, report.targets
+    return report.targets[0]
+
+
+def analyse_all(targets: list[str], **options: object) -> Report:
+    lines: list[str] = []
+    return scan_targets(targets, Options(**options), diagnostics=lines.append)  # type: ignore[arg-type]
+
+
+def site_keys(result: TargetResult) -> list[tuple[str, str, str]]:
+    """(module_path, kind, variant) of every site, in graph order."""
+    return [(s.module_path, s.kind, s.variant) for s in result.sites]
+
+
+def after_anchors(site: Site) -> list[str]:
+    return sorted(r.anchor for r in site.after)
+
+
+def before_anchors(site: Site) -> list[str]:
+    return sorted(r.anchor for r in site.before)
