@@ -59,29 +59,47 @@ def anchor_predicate(extra_names: Iterable[str] = ()) -> Callable[[nn.Module], b
     return is_anchor
 
 
+#: boundary markers: a value that comes from the graph's inputs / reaches its output.
+#: They travel like anchors so that nested analyses can be composed, and are dropped
+#: from the relations a site reports (an empty list already means "input"/"output").
+INPUT = Anchor("<input>", "input")
+OUTPUT = Anchor("<output>", "output")
+BOUNDARIES = (INPUT, OUTPUT)
+
+
 @dataclass(frozen=True)
 class Relations:
     anchors: tuple[Anchor, ...]
-    upstream: dict[fx.Node, Reach]  # nearest anchors feeding a node's inputs
-    downstream: dict[fx.Node, Reach]  # nearest anchors fed by a node's output
+    upstream: dict[fx.Node, Reach]  # nearest anchors feeding a node's inputs (and INPUT)
+    downstream: dict[fx.Node, Reach]  # nearest anchors fed by a node's output (and OUTPUT)
 
 
 def relate(traced: Traced, is_anchor: Callable[[nn.Module], bool]) -> Relations:
     nodes = list(traced.graph.nodes)
     region = _anchor_regions(traced, nodes, is_anchor)
     labels = {node: _label(traced, node) for node in nodes}
+    return relate_graph(nodes, region, labels)
+
+
+def relate_graph(
+    nodes: list[fx.Node], region: dict[fx.Node, Anchor | None], labels: dict[fx.Node, str | None]
+) -> Relations:
+    """The two passes, for any front end that can say which anchor a node belongs to."""
     upstream: dict[fx.Node, Reach] = {}
     for node in nodes:
         upstream[node] = _merge(
-            _crossing(region, src, node, upstream[src], labels[src], prepend=False)
+            {INPUT: ()}
+            if src.op == "placeholder"
+            else _crossing(region, src, node, upstream[src], labels[src], prepend=False)
             for src in node.all_input_nodes
         )
     downstream: dict[fx.Node, Reach] = {}
     for node in reversed(nodes):
         downstream[node] = _merge(
-            _crossing(region, user, node, downstream[user], labels[user], prepend=True)
+            {OUTPUT: ()}
+            if user.op == "output"
+            else _crossing(region, user, node, downstream[user], labels[user], prepend=True)
             for user in node.users
-            if user.op != "output"
         )
     anchors = tuple(dict.fromkeys(a for a in (region[n] for n in nodes) if a is not None))
     return Relations(anchors, upstream, downstream)
@@ -206,4 +224,4 @@ def attach(detected: Detected, relations: Relations) -> Site:
 
 
 def _relations(reach: Reach) -> tuple[Relation, ...]:
-    return tuple(Relation(a.path, a.type, via) for a, via in reach.items())
+    return tuple(Relation(a.path, a.type, via) for a, via in reach.items() if a not in BOUNDARIES)
