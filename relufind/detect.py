@@ -236,11 +236,20 @@ def _containing_anchor(
 
 # -- the graph walk ---------------------------------------------------------------------------
 
-def detect(traced: Traced, is_anchor: Callable[[nn.Module], bool]) -> list[Detected]:
-    """Every ReLU-family site in ``traced``, in graph order."""
+def detect(
+    traced: Traced,
+    is_anchor: Callable[[nn.Module], bool],
+    opaque: Callable[[nn.Module], bool] | None = None,
+) -> list[Detected]:
+    """Every ReLU-family site in ``traced``, in graph order.
+
+    Calls of ``opaque`` modules (leaves the fallback analyses on their own) are skipped here.
+    """
     found: list[Detected] = []
     for node in traced.graph.nodes:
         if node.op == "call_module":
+            if opaque is not None and opaque(traced.root.get_submodule(str(node.target))):
+                continue
             found.extend(_module_sites(traced, node, is_anchor))
         elif node.op in ("call_function", "call_method"):
             site = _call_site(traced, node)

@@ -53,6 +53,10 @@ class Site:
     before: tuple[Relation, ...] = ()
     inside: Inside | None = None
     traced: bool = True
+    #: False when the site sits in a region analysed apart from its surroundings (an
+    #: untraced parent), so anchors beyond that region's edge are unknown, not absent
+    after_complete: bool = True
+    before_complete: bool = True
     #: graph node name (traced sites) — lets rules and debugging point back at the graph
     node: str | None = None
 
@@ -67,6 +71,16 @@ class Anchor:
 class Untraced:
     module_path: str
     reason: str
+
+
+@dataclass(frozen=True)
+class Unseen:
+    """A ReLU call in a traced ``forward``'s source that the traced graph does not contain."""
+
+    module_path: str
+    op: str
+    variant: str
+    source: SourceLoc
 
 
 @dataclass(frozen=True)
@@ -97,6 +111,7 @@ class TargetResult:
     sites: tuple[Site, ...] = ()
     anchors: tuple[Anchor, ...] = ()
     untraced: tuple[Untraced, ...] = ()
+    unseen: tuple[Unseen, ...] = ()
     findings: tuple[Finding, ...] = ()
     #: sites of ReLU-family variants (relu6, leaky_relu, ...) left out because --variants was off
     hidden_variants: tuple[tuple[str, int], ...] = ()
