@@ -194,7 +194,7 @@ def module_op(module: nn.Module) -> str:
 
 # -- embedded sites: ReLUs inside modules the tracer does not enter ------------------------
 
-def _embedded_reading(module: nn.Module) -> tuple[Reading, str] | None:
+def embedded_reading(module: nn.Module) -> tuple[Reading, str] | None:
     """(reading, op) when ``module`` itself applies a ReLU that no graph node shows."""
     if isinstance(module, (nn.RNN, nn.RNNCell)) and module.nonlinearity == "relu":
         return ("relu", False), f"{module_op(module)}(nonlinearity='relu')"
@@ -212,7 +212,7 @@ def embedded_in(
 ) -> Iterator[tuple[str, nn.Module, Reading, str, Inside]]:
     """Every ReLU applied inside the leaf module ``leaf``: (path, module, reading, op, inside)."""
     for sub_path, module in leaf.named_modules(remove_duplicate=False):
-        found = _embedded_reading(module)
+        found = embedded_reading(module)
         if found is None:
             continue
         path = ".".join(p for p in (leaf_path, sub_path) if p)
