@@ -274,7 +274,7 @@ def _call_site(traced: Traced, node: fx.Node) -> Detected | None:
         kind=spelling.kind,
         variant=reading[0],
         op=spelling.op,
-        module_path=info.owner_path,
+        module_path=traced.qualify(info.owner_path),
         module_type=info.owner_type.__name__,
         inplace=reading[1],
         source=info.source,
@@ -291,8 +291,8 @@ def _lookup_function(target: Any) -> Spelling | None:
 def _module_sites(
     traced: Traced, node: fx.Node, is_anchor: Callable[[nn.Module], bool]
 ) -> Iterator[Detected]:
-    path = str(node.target)
-    module = traced.root.get_submodule(path)
+    module = traced.root.get_submodule(str(node.target))
+    path = traced.qualify(str(node.target))
     source = traced.owner(node).source
     reading = read_module(module)
     if reading is not None:

@@ -151,14 +151,14 @@ def _anchor_regions(
 def _own_anchor(traced: Traced, node: fx.Node, is_anchor: Callable[[nn.Module], bool]) -> Anchor | None:
     if node.op == "call_module":
         module = traced.root.get_submodule(str(node.target))
-        return Anchor(str(node.target), type(module).__name__) if is_anchor(module) else None
+        return Anchor(traced.qualify(str(node.target)), type(module).__name__) if is_anchor(module) else None
     if node.op == "call_function":
         try:
             name = FUNCTIONAL_ANCHORS.get(node.target)
         except TypeError:
             return None
         if name is not None:
-            return Anchor(node.name, name)
+            return Anchor(traced.qualify(node.name), name)
     return None
 
 
@@ -173,7 +173,8 @@ def _owning_anchor(
         return None
     path = traced.owner(node).owner_path
     if path not in cache:
-        cache[path] = _outermost_anchor_on_path(traced.root, path, is_anchor)
+        anchor = _outermost_anchor_on_path(traced.root, path, is_anchor)
+        cache[path] = anchor and Anchor(traced.qualify(anchor.path), anchor.type)
     return cache[path]
 
 
@@ -195,7 +196,7 @@ def _label(traced: Traced, node: fx.Node) -> str | None:
     """How a node is named in ``via``; None for nodes a reader need not see."""
     if node.op == "call_module":
         module = traced.root.get_submodule(str(node.target))
-        return f"{type(module).__name__} {node.target}"
+        return f"{type(module).__name__} {traced.qualify(str(node.target))}"
     if node.op == "call_function":
         if node.target in _SILENT_FUNCTIONS:
             return None

@@ -44,6 +44,12 @@ class Traced:
     root: nn.Module
     graph: fx.Graph
     info: dict[fx.Node, NodeInfo]
+    #: path of ``root`` in the whole model, when a submodule is analysed on its own
+    prefix: str = ""
+
+    def qualify(self, path: str) -> str:
+        """A path relative to ``root`` as a path in the whole model."""
+        return f"{self.prefix}.{path}" if self.prefix and path else (path or self.prefix)
 
     def owner(self, node: fx.Node) -> NodeInfo:
         return self.info.get(node) or NodeInfo("", type(self.root), None)
