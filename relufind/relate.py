@@ -12,7 +12,7 @@ leaves the region counts as coming from that anchor.
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 
 import torch
@@ -76,21 +76,31 @@ class Relations:
 
 def relate(traced: Traced, is_anchor: Callable[[nn.Module], bool]) -> Relations:
     nodes = list(traced.graph.nodes)
-    region = _anchor_regions(traced, nodes, is_anchor)
+    computes: set[fx.Node] = set()
+    region = _anchor_regions(traced, nodes, is_anchor, computes)
     labels = {node: _label(traced, node) for node in nodes}
-    return relate_graph(nodes, region, labels)
+    return relate_graph(nodes, region, labels, computes=computes)
 
 
 def relate_graph(
-    nodes: list[fx.Node], region: dict[fx.Node, Anchor | None], labels: dict[fx.Node, str | None]
+    nodes: list[fx.Node],
+    region: dict[fx.Node, Anchor | None],
+    labels: dict[fx.Node, str | None],
+    *,
+    computes: Collection[fx.Node] = (),
 ) -> Relations:
-    """The two passes, for any front end that can say which anchor a node belongs to."""
+    """The two passes, for any front end that can say which anchor a node belongs to.
+
+    ``computes`` holds the nodes that are an anchor's own computation (a leaf anchor module,
+    a functional conv): data always crosses an anchor there, even inside the anchor's region.
+    """
+    computes = set(computes)
     upstream: dict[fx.Node, Reach] = {}
     for node in nodes:
         upstream[node] = _merge(
             {INPUT: ()}
             if src.op == "placeholder"
-            else _crossing(region, src, node, upstream[src], labels[src], prepend=False)
+            else _crossing(region, src, node, upstream[src], labels[src], prepend=False, computes=computes)
             for src in node.all_input_nodes
         )
     downstream: dict[fx.Node, Reach] = {}
@@ -98,7 +108,9 @@ def relate_graph(
         downstream[node] = _merge(
             {OUTPUT: ()}
             if user.op == "output"
-            else _crossing(region, user, node, downstream[user], labels[user], prepend=True)
+            else _crossing(
+                region, user, node, downstream[user], labels[user], prepend=True, computes=computes
+            )
             for user in node.users
         )
     anchors = tuple(dict.fromkeys(a for a in (region[n] for n in nodes) if a is not None))
@@ -113,10 +125,11 @@ def _crossing(
     other_label: str | None,
     *,
     prepend: bool,
+    computes: Collection[fx.Node] = (),
 ) -> Reach:
     """What ``here`` learns from its neighbour ``other`` (a producer, or a user when ``prepend``)."""
     anchor = region[other]
-    if anchor is not None and anchor != region[here]:
+    if anchor is not None and (anchor != region[here] or other in computes):
         return {anchor: ()}
     if other_label is None:
         return other_reach
@@ -136,15 +149,25 @@ def _merge(reaches: Iterable[Reach]) -> Reach:
 
 
 def _anchor_regions(
-    traced: Traced, nodes: list[fx.Node], is_anchor: Callable[[nn.Module], bool]
+    traced: Traced,
+    nodes: list[fx.Node],
+    is_anchor: Callable[[nn.Module], bool],
+    computes: set[fx.Node] | None = None,
 ) -> dict[fx.Node, Anchor | None]:
-    """For each node, the anchor it belongs to (itself, or the anchor module owning it)."""
+    """For each node, the anchor it belongs to (itself, or the anchor module owning it).
+
+    A functional conv inside an anchor module's region (a traced ``Conv2d`` subclass calls
+    ``F.conv2d``) is that module's computation, not a second anchor. Nodes that compute an
+    anchor are added to ``computes``.
+    """
     region: dict[fx.Node, Anchor | None] = {}
     owner_anchor: dict[str, Anchor | None] = {}
     for node in nodes:
-        region[node] = _own_anchor(traced, node, is_anchor) or _owning_anchor(
-            traced, node, is_anchor, owner_anchor
-        )
+        own = _own_anchor(traced, node, is_anchor)
+        owning = _owning_anchor(traced, node, is_anchor, owner_anchor)
+        if own is not None and computes is not None:
+            computes.add(node)
+        region[node] = owning if own is None or (owning is not None and node.op == "call_function") else own
     return region
 
 
