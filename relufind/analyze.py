@@ -238,33 +238,28 @@ class _Expired(BaseException):
 def _analyse(
     model: nn.Module, target: str, name: str, options: Options, device: str | None, build: str | None
 ) -> TargetResult:
-    from .detect import detect
-    from .relate import anchor_predicate, attach, relate
-    from .trace import trace
+    from .hierarchy import analyse, finish
+    from .relate import anchor_predicate
 
     if options.eval:
         model.eval()
-    is_anchor = anchor_predicate(options.anchors)
-    try:
-        traced = trace(model)
-    except TargetFailure:
-        raise
-    except Exception as exc:
-        raise TargetFailure("TraceError", f"torch.fx could not trace {name}: {_first_line(exc)}") from exc
-    detected = detect(traced, is_anchor)
-    relations = relate(traced, is_anchor)
-    sites = [attach(d, relations) for d in detected]
-    shown, hidden = _split_variants(sites, options.variants)
+    analysis = analyse(model, anchor_predicate(options.anchors))
+    shown, hidden = _split_variants([finish(f) for f in analysis.found], options.variants)
+    unseen = [u for u in analysis.unseen if options.variants or u.variant == "relu"]
+    paths = [s.module_path for s in shown] + [a.path for a in analysis.anchors]
+    paths += [u.module_path for u in analysis.untraced] + [u.module_path for u in unseen]
     return TargetResult(
         target=target,
         model=name,
-        status="ok",
+        status="partial" if analysis.untraced else "ok",
         device=device,
         build=build,
         sites=tuple(shown),
-        anchors=relations.anchors,
+        anchors=tuple(analysis.anchors),
+        untraced=tuple(analysis.untraced),
+        unseen=tuple(unseen),
         hidden_variants=tuple(sorted(hidden.items())),
-        modules=_module_chain(model, [s.module_path for s in shown] + [a.path for a in relations.anchors]),
+        modules=_module_chain(model, paths),
     )
 
 

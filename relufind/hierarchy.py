@@ -1,0 +1,275 @@
+"""Analyse a model region by region, so that no ReLU is lost to a tracing failure.
+
+Trace the model; when tracing fails, the innermost module whose ``forward`` raised (the
+top of the tracer's module stack) becomes a leaf — with every other instance of its
+class, so there is one retrace per failing class, not per instance — and the rest is
+traced again. Each such leaf is then analysed on its own, recursively. A module whose
+own ``forward`` cannot be traced is read from source (``srcread``) and its children are
+analysed in turn. Sites keep raw reaches with boundary markers, so a leaf's sites can be
+placed relative to the anchors around the leaf's call in the parent graph.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch.fx as fx
+import torch.nn as nn
+
+from .detect import Detected, detect, embedded_in, module_op, read_module
+from .relate import INPUT, OUTPUT, Reach, Relations, relate
+from .report import Anchor, Relation, Site, SourceLoc, Unseen, Untraced
+from .srcread import called_children, relu_calls
+from .trace import RelufindTracer, Traced, concrete_defaults
+
+#: a site's reach leaves a region analysed apart from its surroundings: beyond is unknown
+UNKNOWN_IN = Anchor("<unknown-in>", "unknown")
+UNKNOWN_OUT = Anchor("<unknown-out>", "unknown")
+_MARKERS = (INPUT, OUTPUT, UNKNOWN_IN, UNKNOWN_OUT)
+
+IsAnchor = Callable[[nn.Module], bool]
+
+
+@dataclass(frozen=True)
+class Found:
+    """A site with its raw reaches (boundary markers included); relations come last."""
+
+    site: Site
+    up: Reach
+    down: Reach
+
+
+@dataclass
+class Analysis:
+    found: list[Found] = field(default_factory=list)
+    anchors: list[Anchor] = field(default_factory=list)
+    untraced: list[Untraced] = field(default_factory=list)
+    unseen: list[Unseen] = field(default_factory=list)
+
+    def absorb(self, other: Analysis, found: list[Found]) -> None:
+        self.found.extend(found)
+        self.anchors.extend(a for a in other.anchors if a not in self.anchors)
+        self.untraced.extend(other.untraced)
+        self.unseen.extend(other.unseen)
+
+
+class _Analyser:
+    def __init__(self, is_anchor: IsAnchor) -> None:
+        self.is_anchor = is_anchor
+        self._cache: dict[tuple[int, str], Analysis] = {}
+
+    def module(self, module: nn.Module, prefix: str) -> Analysis:
+        key = (id(module), prefix)
+        if key not in self._cache:
+            self._cache[key] = self._analyse(module, prefix)
+        return self._cache[key]
+
+    def _analyse(self, module: nn.Module, prefix: str) -> Analysis:
+        leaf_classes: set[type] = set()
+        while True:
+            tracer = RelufindTracer(extra_leaves=lambda m: type(m) in leaf_classes and m is not module)
+            try:
+                graph = tracer.trace(module, concrete_args=concrete_defaults(module) or None)
+                break
+            except Exception as exc:
+                failing = _innermost_failing(tracer)
+                if failing is None or failing in leaf_classes or failing is type(module):
+                    return self._from_source(module, prefix, _reason(exc))
+                leaf_classes.add(failing)
+        traced = Traced(module, graph, tracer.node_info, prefix)
+        return self._from_graph(traced, leaf_classes)
+
+    # -- a traced region ------------------------------------------------------------------
+
+    def _from_graph(self, traced: Traced, leaf_classes: set[type]) -> Analysis:
+        def opaque(m: nn.Module) -> bool:
+            return type(m) in leaf_classes
+
+        relations = relate(traced, self.is_anchor)
+        by_node: dict[fx.Node, list[Detected]] = {}
+        for detected in detect(traced, self.is_anchor, opaque):
+            by_node.setdefault(detected.node, []).append(detected)
+        result = Analysis(anchors=list(relations.anchors))
+        for node in traced.graph.nodes:  # graph order, a leaf's sites where the leaf is called
+            result.found.extend(_found(d, relations) for d in by_node.get(node, ()))
+            if node.op != "call_module":
+                continue
+            sub = traced.root.get_submodule(str(node.target))
+            if opaque(sub):
+                inner = self.module(sub, traced.qualify(str(node.target)))
+                outer_up = relations.upstream.get(node, {})
+                outer_down = relations.downstream.get(node, {})
+                result.absorb(inner, [_placed(f, outer_up, outer_down) for f in inner.found])
+        result.unseen.extend(unseen_calls(traced, result.found))
+        return result
+
+    # -- a region read from source ----------------------------------------------------------
+
+    def _from_source(self, module: nn.Module, prefix: str, reason: str) -> Analysis:
+        result = Analysis(untraced=[Untraced(prefix, reason)])
+        if self.is_anchor(module):
+            result.anchors.append(Anchor(prefix, type(module).__name__))
+        for call in relu_calls(module):
+            path = _join(prefix, call.child) if call.child else prefix
+            owner = getattr(module, call.child) if call.child else module
+            site = Site(
+                kind=call.kind,
+                variant=call.variant,
+                op=call.op,
+                module_path=path,
+                module_type=type(owner).__name__,
+                inplace=call.inplace,
+                source=SourceLoc(call.file, call.line),
+                inside=self._inside(owner, path) if call.kind == "embedded" else None,
+                traced=False,
+            )
+            result.found.append(Found(site, {UNKNOWN_IN: ()}, {UNKNOWN_OUT: ()}))
+        called = called_children(module)
+        for name, child in module.named_children():
+            self._child_of_unread(result, child, _join(prefix, name), name in called)
+        return result
+
+    def _child_of_unread(self, result: Analysis, child: nn.Module, path: str, called: bool) -> None:
+        """A child of a module read from source: counted there if called as ``self.child(``."""
+        if isinstance(child, (nn.ModuleList, nn.ModuleDict)):
+            for name, grandchild in child.named_children():
+                self._child_of_unread(result, grandchild, _join(path, name), False)
+            return
+        if self.is_anchor(child) and not isinstance(child, nn.Sequential):
+            result.anchors.append(Anchor(path, type(child).__name__))
+        if _is_torch_leaf(child):
+            if not called:  # called ones were counted per call expression
+                for found in self._embedded_uncalled(child, path):
+                    result.found.append(found)
+            return
+        inner = self.module(child, path)
+        result.absorb(inner, [_placed(f, {UNKNOWN_IN: ()}, {UNKNOWN_OUT: ()}) for f in inner.found])
+
+    def _embedded_uncalled(self, child: nn.Module, path: str) -> list[Found]:
+        """ReLUs of a torch leaf not called by name (say, from a loop over a ModuleList)."""
+        found = []
+        reading = read_module(child)
+        if reading is not None:
+            site = Site("module", reading[0], module_op(child), path, type(child).__name__, reading[1], None, traced=False)
+            found.append(Found(site, {UNKNOWN_IN: ()}, {UNKNOWN_OUT: ()}))
+            return found
+        for sub_path, sub, sub_reading, op, inside in embedded_in(child, path, self.is_anchor):
+            assert sub_reading is not None
+            site = Site(
+                "embedded", sub_reading[0], op, sub_path, type(sub).__name__, sub_reading[1], None,
+                inside=inside, traced=False,
+            )
+            found.append(Found(site, {UNKNOWN_IN: ()}, {UNKNOWN_OUT: ()}))
+        return found
+
+    def _inside(self, owner: nn.Module, path: str):  # type: ignore[no-untyped-def]
+        for sub_path, _, _, _, inside in embedded_in(owner, path, self.is_anchor):
+            if sub_path == path:
+                return inside
+        return None
+
+
+def analyse(model: nn.Module, is_anchor: IsAnchor) -> Analysis:
+    return _Analyser(is_anchor).module(model, "")
+
+
+def finish(found: Found) -> Site:
+    """The report's Site: relations without markers, completeness from the markers."""
+    return dataclasses.replace(
+        found.site,
+        after=_relations(found.up),
+        before=_relations(found.down),
+        after_complete=UNKNOWN_IN not in found.up,
+        before_complete=UNKNOWN_OUT not in found.down,
+    )
+
+
+def _relations(reach: Reach) -> tuple[Relation, ...]:
+    return tuple(Relation(a.path, a.type, via) for a, via in reach.items() if a not in _MARKERS)
+
+
+def _found(detected: Detected, relations: Relations) -> Found:
+    site = Site(
+        kind=detected.kind,
+        variant=detected.variant,
+        op=detected.op,
+        module_path=detected.module_path,
+        module_type=detected.module_type,
+        inplace=detected.inplace,
+        source=detected.source,
+        inside=detected.inside,
+        node=detected.node.name,
+    )
+    return Found(site, relations.upstream.get(detected.node, {}), relations.downstream.get(detected.node, {}))
+
+
+def _placed(found: Found, outer_up: Reach, outer_down: Reach) -> Found:
+    """A leaf's site seen from the parent: its region edges replaced by what lies beyond."""
+    return Found(
+        found.site,
+        _across(found.up, INPUT, outer_up, outer_first=True),
+        _across(found.down, OUTPUT, outer_down, outer_first=False),
+    )
+
+
+def _across(inner: Reach, edge: Anchor, outer: Reach, *, outer_first: bool) -> Reach:
+    if edge not in inner:
+        return inner
+    inner_via = inner[edge]
+    result = {a: v for a, v in inner.items() if a != edge}
+    for anchor, outer_via in outer.items():
+        via = (*outer_via, *inner_via) if outer_first else (*inner_via, *outer_via)
+        if anchor not in result or len(via) < len(result[anchor]):
+            result[anchor] = via
+    return result
+
+
+def unseen_calls(traced: Traced, found: list[Found]) -> list[Unseen]:
+    """ReLU calls in the source of traced ``forward``s that produced no site in the graph."""
+    lines_by_owner: dict[str, set[tuple[str, int]]] = {}
+    for f in found:
+        if f.site.traced and f.site.source is not None:
+            key = (f.site.source.file, f.site.source.line)
+            lines_by_owner.setdefault(f.site.module_path, set()).add(key)
+    owners = {traced.qualify(info.owner_path): info.owner_path for info in traced.info.values()}
+    owners.setdefault(traced.prefix, "")
+    unseen = []
+    for path, relative in owners.items():
+        module = traced.root.get_submodule(relative) if relative else traced.root
+        if _is_torch_module(module):
+            continue
+        for call in relu_calls(module):
+            owner_path = _join(path, call.child) if call.child else path
+            seen = lines_by_owner.get(owner_path, set())
+            if not any((call.file, line) in seen for line in range(call.line, call.end_line + 1)):
+                unseen.append(Unseen(owner_path, call.op, call.variant, SourceLoc(call.file, call.line)))
+    return unseen
+
+
+def _innermost_failing(tracer: RelufindTracer) -> type | None:
+    """The class of the innermost module whose forward was running when tracing failed."""
+    if not tracer.module_stack:
+        return None
+    _, module_type = next(reversed(tracer.module_stack.values()))
+    return module_type
+
+
+def _is_torch_module(module: nn.Module) -> bool:
+    return type(module).__module__.startswith(("torch.nn", "torch.ao.nn"))
+
+
+def _is_torch_leaf(module: nn.Module) -> bool:
+    return _is_torch_module(module) and not isinstance(module, nn.Sequential)
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else ""
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+

@@ -1,0 +1,185 @@
+"""Read ReLU calls from a module's ``forward`` source with ``ast``.
+
+Two uses: a module whose ``forward`` cannot be traced at all is analysed this way (each
+call expression one site, ``traced: false``), and a traced ``forward`` is checked for
+ReLU calls the graph lacks (a branch not taken, ``isinstance(x, Tensor)`` on a proxy).
+Spellings come from the detector's own table, so both readings agree on what a ReLU is.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import inspect
+import textwrap
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from types import ModuleType
+from typing import Any
+
+import torch.nn as nn
+
+from .detect import FUNCTIONS, METHODS, Spelling, embedded_reading, module_op, read_module
+from .report import SiteKind
+
+
+@dataclass(frozen=True)
+class SourceCall:
+    """One ReLU call expression in a ``forward``."""
+
+    file: str
+    line: int
+    end_line: int
+    kind: SiteKind
+    variant: str
+    op: str
+    inplace: bool
+    child: str | None  # ``self.<child>(...)``: the child attribute called
+
+
+class _Unknown:
+    """An argument whose value cannot be read from source (a variable, an expression)."""
+
+
+_UNKNOWN = _Unknown()
+
+
+def relu_calls(module: nn.Module) -> list[SourceCall]:
+    """ReLU-family calls in ``type(module).forward``; [] when it has no readable source."""
+    parsed = _parsed_forward(type(module))
+    if parsed is None:
+        return []
+    tree, file, first_line, self_name, namespace = parsed
+    calls = []
+    for call in _calls(tree):
+        found = _read_call(call, module, self_name, namespace)
+        if found is not None:
+            kind, variant, op, inplace, child = found
+            calls.append(
+                SourceCall(
+                    file,
+                    first_line + call.lineno - 1,
+                    first_line + (call.end_lineno or call.lineno) - 1,
+                    kind,
+                    variant,
+                    op,
+                    inplace,
+                    child,
+                )
+            )
+    return calls
+
+
+def called_children(module: nn.Module) -> set[str]:
+    """Names of the attributes ``forward`` calls as ``self.<name>(...)``."""
+    parsed = _parsed_forward(type(module))
+    if parsed is None:
+        return set()
+    tree, _, _, self_name, _ = parsed
+    return {
+        call.func.attr
+        for call in _calls(tree)
+        if isinstance(call.func, ast.Attribute)
+        and isinstance(call.func.value, ast.Name)
+        and call.func.value.id == self_name
+    }
+
+
+@lru_cache(maxsize=1024)
+def _parsed_forward(cls: type) -> tuple[ast.AST, str, int, str, dict[str, Any]] | None:
+    forward = getattr(cls, "forward", None)
+    if forward is None or forward is nn.Module.forward:
+        return None
+    forward = inspect.unwrap(forward)
+    try:
+        lines, first_line = inspect.getsourcelines(forward)
+        file = inspect.getsourcefile(forward) or "<unknown>"
+        tree = ast.parse(textwrap.dedent("".join(lines)))
+    except (OSError, TypeError, SyntaxError, IndentationError):
+        return None
+    function = tree.body[0] if tree.body else None
+    if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)) or not function.args.args:
+        return None
+    return tree, file, first_line, function.args.args[0].arg, getattr(forward, "__globals__", {})
+
+
+def _calls(tree: ast.AST) -> Iterator[ast.Call]:
+    return (node for node in ast.walk(tree) if isinstance(node, ast.Call))
+
+
+def _read_call(
+    call: ast.Call, module: nn.Module, self_name: str, namespace: dict[str, Any]
+) -> tuple[SiteKind, str, str, bool, str | None] | None:
+    func = call.func
+    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == self_name:
+        return _read_child_call(module, func.attr)
+    target = _resolve(func, namespace)
+    if target is not _UNKNOWN:
+        spelling = _function_spelling(target)
+        return _apply(spelling, _literal_args(call, prepend_self=False), None) if spelling else None
+    if isinstance(func, ast.Attribute):  # a method on a value: x.relu(), x.clamp(min=0)
+        spelling = METHODS.get(func.attr)
+        return _apply(spelling, _literal_args(call, prepend_self=True), None) if spelling else None
+    return None
+
+
+def _read_child_call(module: nn.Module, attr: str) -> tuple[SiteKind, str, str, bool, str | None] | None:
+    child = getattr(module, attr, None)
+    if not isinstance(child, nn.Module):
+        return None
+    reading = read_module(child)
+    if reading is not None:
+        return "module", reading[0], module_op(child), reading[1], attr
+    embedded = embedded_reading(child)
+    if embedded is not None and embedded[0] is not None:
+        return "embedded", embedded[0][0], embedded[1], embedded[0][1], attr
+    return None
+
+
+def _function_spelling(target: Any) -> Spelling | None:
+    try:
+        return FUNCTIONS.get(target)
+    except TypeError:
+        return None
+
+
+def _apply(
+    spelling: Spelling, args: tuple[tuple[Any, ...], dict[str, Any]] | None, child: str | None
+) -> tuple[SiteKind, str, str, bool, str | None] | None:
+    if args is None:
+        return None
+    reading = spelling.read(args[0], args[1], spelling.inplace)
+    if reading is None:
+        return None
+    return spelling.kind, reading[0], spelling.op, reading[1], child
+
+
+def _resolve(expr: ast.expr, namespace: dict[str, Any]) -> Any:
+    """The object a dotted name like ``F.relu`` or ``torch.nn.functional.relu`` names."""
+    if isinstance(expr, ast.Name):
+        if expr.id in namespace:
+            return namespace[expr.id]
+        return getattr(builtins, expr.id, _UNKNOWN)
+    if isinstance(expr, ast.Attribute):
+        base = _resolve(expr.value, namespace)
+        if isinstance(base, (ModuleType, type)):  # only through modules and classes, never values
+            return getattr(base, expr.attr, _UNKNOWN)
+    return _UNKNOWN
+
+
+def _literal_args(call: ast.Call, *, prepend_self: bool) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
+    """Positional and keyword arguments, each a literal value or _UNKNOWN; None with ``*args``."""
+    if any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
+        return None
+    positional = tuple(_literal(a) for a in call.args)
+    if prepend_self:
+        positional = (_UNKNOWN, *positional)
+    return positional, {k.arg: _literal(k.value) for k in call.keywords if k.arg is not None}
+
+
+def _literal(expr: ast.expr) -> Any:
+    try:
+        return ast.literal_eval(expr)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return _UNKNOWN
