@@ -19,7 +19,7 @@ import torch.fx as fx
 import torch.nn as nn
 
 from .detect import Detected, detect, embedded_in, module_op, read_module
-from .relate import INPUT, OUTPUT, Reach, Relations, relate
+from .relate import INPUT, OUTPUT, Reach, Relations, Transfer, relate
 from .report import Anchor, Relation, Site, SourceLoc, Unseen, Untraced
 from .srcread import called_children, relu_calls
 from .trace import RelufindTracer, Traced, concrete_defaults
@@ -47,6 +47,8 @@ class Analysis:
     anchors: list[Anchor] = field(default_factory=list)
     untraced: list[Untraced] = field(default_factory=list)
     unseen: list[Unseen] = field(default_factory=list)
+    #: how the region passes reach from its inputs to its output (for its callers' graphs)
+    transfer: Transfer = Transfer({UNKNOWN_IN: ()}, {UNKNOWN_OUT: ()})
 
     def absorb(self, other: Analysis, found: list[Found]) -> None:
         self.found.extend(found)
@@ -78,7 +80,7 @@ class _Analyser:
                 if failing is None or failing in leaf_classes or failing is type(module):
                     return self._from_source(module, prefix, _reason(exc))
                 leaf_classes.add(failing)
-        traced = Traced(module, graph, tracer.node_info, prefix)
+        traced = Traced(module, graph, tracer.node_info, prefix, frozenset(tracer.entered))
         return self._from_graph(traced, leaf_classes)
 
     # -- a traced region ------------------------------------------------------------------
@@ -87,18 +89,20 @@ class _Analyser:
         def opaque(m: nn.Module) -> bool:
             return type(m) in leaf_classes
 
-        relations = relate(traced, self.is_anchor)
+        inner_by_node = {
+            node: self.module(sub, traced.qualify(str(node.target)))
+            for node, sub in _module_calls(traced)
+            if opaque(sub)
+        }
+        relations = relate(traced, self.is_anchor, {n: a.transfer for n, a in inner_by_node.items()})
         by_node: dict[fx.Node, list[Detected]] = {}
         for detected in detect(traced, self.is_anchor, opaque):
             by_node.setdefault(detected.node, []).append(detected)
-        result = Analysis(anchors=list(relations.anchors))
+        result = Analysis(anchors=list(relations.anchors), transfer=_transfer(traced, relations))
         for node in traced.graph.nodes:  # graph order, a leaf's sites where the leaf is called
             result.found.extend(_found(d, relations) for d in by_node.get(node, ()))
-            if node.op != "call_module":
-                continue
-            sub = traced.root.get_submodule(str(node.target))
-            if opaque(sub):
-                inner = self.module(sub, traced.qualify(str(node.target)))
+            inner = inner_by_node.get(node)
+            if inner is not None:
                 outer_up = relations.upstream.get(node, {})
                 outer_down = relations.downstream.get(node, {})
                 result.absorb(inner, [_placed(f, outer_up, outer_down) for f in inner.found])
@@ -171,6 +175,28 @@ class _Analyser:
         return None
 
 
+def _module_calls(traced: Traced) -> list[tuple[fx.Node, nn.Module]]:
+    return [
+        (node, traced.root.get_submodule(str(node.target)))
+        for node in traced.graph.nodes
+        if node.op == "call_module"
+    ]
+
+
+def _transfer(traced: Traced, relations: Relations) -> Transfer:
+    """What the region's output sees upstream, and what its inputs reach downstream."""
+    out_up: Reach = {}
+    in_down: Reach = {}
+    for node in traced.graph.nodes:
+        if node.op == "output":
+            out_up = relations.upstream.get(node, {})
+        elif node.op == "placeholder":
+            for anchor, via in relations.downstream.get(node, {}).items():
+                if anchor not in in_down or len(via) < len(in_down[anchor]):
+                    in_down[anchor] = via
+    return Transfer(out_up, in_down)
+
+
 def analyse(model: nn.Module, is_anchor: IsAnchor) -> Analysis:
     return _Analyser(is_anchor).module(model, "")
 
@@ -228,24 +254,28 @@ def _across(inner: Reach, edge: Anchor, outer: Reach, *, outer_first: bool) -> R
 
 def unseen_calls(traced: Traced, found: list[Found]) -> list[Unseen]:
     """ReLU calls in the source of traced ``forward``s that produced no site in the graph."""
-    lines_by_owner: dict[str, set[tuple[str, int]]] = {}
+    # (file, line) of every traced site -> the module paths of those sites
+    sites_at: dict[tuple[str, int], set[str]] = {}
     for f in found:
         if f.site.traced and f.site.source is not None:
-            key = (f.site.source.file, f.site.source.line)
-            lines_by_owner.setdefault(f.site.module_path, set()).add(key)
-    owners = {traced.qualify(info.owner_path): info.owner_path for info in traced.info.values()}
-    owners.setdefault(traced.prefix, "")
+            sites_at.setdefault((f.site.source.file, f.site.source.line), set()).add(f.site.module_path)
     unseen = []
-    for path, relative in owners.items():
+    for relative in sorted(traced.entered):
         module = traced.root.get_submodule(relative) if relative else traced.root
         if _is_torch_module(module):
             continue
+        path = traced.qualify(relative)
         for call in relu_calls(module):
-            owner_path = _join(path, call.child) if call.child else path
-            seen = lines_by_owner.get(owner_path, set())
-            if not any((call.file, line) in seen for line in range(call.line, call.end_line + 1)):
-                unseen.append(Unseen(owner_path, call.op, call.variant, SourceLoc(call.file, call.line)))
+            lines = range(call.line, call.end_line + 1)
+            paths = set().union(*(sites_at.get((call.file, line), set()) for line in lines))
+            if not any(_within(p, path) for p in paths):
+                owner = _join(path, call.child) if call.child else path
+                unseen.append(Unseen(owner, call.op, call.variant, SourceLoc(call.file, call.line)))
     return unseen
+
+
+def _within(path: str, ancestor: str) -> bool:
+    return not ancestor or path == ancestor or path.startswith(ancestor + ".")
 
 
 def _innermost_failing(tracer: RelufindTracer) -> type | None:

@@ -12,7 +12,7 @@ leaves the region counts as coming from that anchor.
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 import torch
@@ -68,18 +68,30 @@ BOUNDARIES = (INPUT, OUTPUT)
 
 
 @dataclass(frozen=True)
+class Transfer:
+    """How an opaque node (a region analysed on its own) passes reach through."""
+
+    out_up: Reach  # nearest anchors upstream of its output, INPUT where its input flows through
+    in_down: Reach  # nearest anchors downstream of its inputs, OUTPUT where they flow through
+
+
+@dataclass(frozen=True)
 class Relations:
     anchors: tuple[Anchor, ...]
     upstream: dict[fx.Node, Reach]  # nearest anchors feeding a node's inputs (and INPUT)
     downstream: dict[fx.Node, Reach]  # nearest anchors fed by a node's output (and OUTPUT)
 
 
-def relate(traced: Traced, is_anchor: Callable[[nn.Module], bool]) -> Relations:
+def relate(
+    traced: Traced,
+    is_anchor: Callable[[nn.Module], bool],
+    transfers: Mapping[fx.Node, Transfer] | None = None,
+) -> Relations:
     nodes = list(traced.graph.nodes)
     computes: set[fx.Node] = set()
     region = _anchor_regions(traced, nodes, is_anchor, computes)
     labels = {node: _label(traced, node) for node in nodes}
-    return relate_graph(nodes, region, labels, computes=computes)
+    return relate_graph(nodes, region, labels, computes=computes, transfers=transfers)
 
 
 def relate_graph(
@@ -88,19 +100,27 @@ def relate_graph(
     labels: dict[fx.Node, str | None],
     *,
     computes: Collection[fx.Node] = (),
+    transfers: Mapping[fx.Node, Transfer] | None = None,
 ) -> Relations:
     """The two passes, for any front end that can say which anchor a node belongs to.
+
+    ``transfers`` describes opaque nodes analysed apart (the fallback's leaves): what their
+    output sees upstream inside them, and what their inputs reach downstream inside them.
 
     ``computes`` holds the nodes that are an anchor's own computation (a leaf anchor module,
     a functional conv): data always crosses an anchor there, even inside the anchor's region.
     """
     computes = set(computes)
+    transfers = transfers or {}
     upstream: dict[fx.Node, Reach] = {}
     for node in nodes:
         upstream[node] = _merge(
             {INPUT: ()}
             if src.op == "placeholder"
-            else _crossing(region, src, node, upstream[src], labels[src], prepend=False, computes=computes)
+            else _crossing(
+                region, src, node, upstream[src], labels[src], prepend=False, computes=computes,
+                transfer=transfers[src].out_up if src in transfers else None,
+            )
             for src in node.all_input_nodes
         )
     downstream: dict[fx.Node, Reach] = {}
@@ -109,7 +129,8 @@ def relate_graph(
             {OUTPUT: ()}
             if user.op == "output"
             else _crossing(
-                region, user, node, downstream[user], labels[user], prepend=True, computes=computes
+                region, user, node, downstream[user], labels[user], prepend=True, computes=computes,
+                transfer=transfers[user].in_down if user in transfers else None,
             )
             for user in node.users
         )
@@ -126,16 +147,32 @@ def _crossing(
     *,
     prepend: bool,
     computes: Collection[fx.Node] = (),
+    transfer: Reach | None = None,
 ) -> Reach:
     """What ``here`` learns from its neighbour ``other`` (a producer, or a user when ``prepend``)."""
     anchor = region[other]
     if anchor is not None and (anchor != region[here] or other in computes):
         return {anchor: ()}
+    if transfer is not None:
+        return _through(transfer, other_reach, other_label, prepend=prepend)
     if other_label is None:
         return other_reach
     if prepend:
         return {a: (other_label, *via) for a, via in other_reach.items()}
     return {a: (*via, other_label) for a, via in other_reach.items()}
+
+
+def _through(transfer: Reach, outer: Reach, label: str | None, *, prepend: bool) -> Reach:
+    """Crossing an opaque node: anchors inside it, plus what lies beyond where it passes through."""
+    edge = OUTPUT if prepend else INPUT
+    result = {a: via for a, via in transfer.items() if a != edge}
+    if edge in transfer:
+        step = (label,) if label else ()
+        for anchor, via in outer.items():
+            path = (*step, *via) if prepend else (*via, *step)
+            if anchor not in result or len(path) < len(result[anchor]):
+                result[anchor] = path
+    return result
 
 
 def _merge(reaches: Iterable[Reach]) -> Reach:

@@ -22,6 +22,7 @@ import torch.nn as nn
 from .report import SourceLoc
 
 _TORCH_DIR = os.path.dirname(torch.__file__) + os.sep
+_THIS_FILE = os.path.abspath(__file__)
 _RELUFIND_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 #: non-tensor defaults of ``forward`` that are specialised, so `if mask is not None:`
 #: takes the branch a real call without that argument takes
@@ -46,6 +47,8 @@ class Traced:
     info: dict[fx.Node, NodeInfo]
     #: path of ``root`` in the whole model, when a submodule is analysed on its own
     prefix: str = ""
+    #: paths (relative to ``root``) of the modules whose ``forward`` was traced through
+    entered: frozenset[str] = frozenset({""})
 
     def qualify(self, path: str) -> str:
         """A path relative to ``root`` as a path in the whole model."""
@@ -60,6 +63,13 @@ class RelufindTracer(fx.Tracer):
         super().__init__()
         self._extra_leaves = extra_leaves
         self.node_info: dict[fx.Node, NodeInfo] = {}
+        self.entered: set[str] = {""}
+
+    def call_module(self, m, forward, args, kwargs):  # type: ignore[no-untyped-def]
+        path = self.path_of_module(m)
+        if not self.is_leaf_module(m, path):
+            self.entered.add(path)
+        return super().call_module(m, forward, args, kwargs)
 
     def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
         if self._extra_leaves is not None and self._extra_leaves(m):
@@ -77,11 +87,18 @@ class RelufindTracer(fx.Tracer):
 
 
 def user_source_location() -> SourceLoc | None:
-    """The innermost stack frame outside torch and relufind: the user's line."""
+    """The innermost stack frame outside torch and relufind: the user's line.
+
+    The walk goes out through the tracer's hooks (this file) and torch; reaching the rest
+    of relufind means the call was made by torch code alone (say, ``nn.Sequential``
+    analysed on its own): there is no user line, and relufind's caller is not one.
+    """
     frame = sys._getframe(1)
     while frame is not None:
         filename = frame.f_code.co_filename
-        if not (filename.startswith(_TORCH_DIR) or filename.startswith(_RELUFIND_DIR)) and not filename.startswith("<"):
+        if filename.startswith(_RELUFIND_DIR) and filename != _THIS_FILE:
+            return None
+        if not (filename == _THIS_FILE or filename.startswith(_TORCH_DIR) or filename.startswith("<")):
             return SourceLoc(filename, frame.f_lineno)
         frame = frame.f_back  # type: ignore[assignment]
     return None
@@ -108,4 +125,4 @@ def trace(
     """Trace ``model``; tracing errors propagate to the caller (which owns fallbacks)."""
     tracer = RelufindTracer(extra_leaves)
     graph = tracer.trace(model, concrete_args=concrete_defaults(model) or None)
-    return Traced(model, graph, tracer.node_info)
+    return Traced(model, graph, tracer.node_info, entered=frozenset(tracer.entered))
