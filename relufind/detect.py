@@ -162,8 +162,34 @@ def _methods() -> dict[str, Spelling]:
     return table
 
 
+def _aten() -> dict[str, Spelling]:
+    """aten operators, by name, as TorchScript and ExportedProgram graphs spell them."""
+    rows: dict[str, tuple[SiteKind, ArgReader]] = {
+        "relu": ("function", _fixed("relu")),
+        "relu6": ("function", _fixed("relu6")),
+        "hardtanh": ("function", _read_hardtanh),
+        "leaky_relu": ("function", _fixed("leaky_relu")),
+        "prelu": ("function", _fixed("prelu")),
+        "_prelu_kernel": ("function", _fixed("prelu")),
+        "rrelu": ("function", _fixed("rrelu")),
+        "rrelu_with_noise": ("function", _fixed("rrelu")),
+        "threshold": ("threshold", _read_threshold),
+        "clamp": ("clamp", _read_clamp),
+        "clip": ("clamp", _read_clamp),
+        "clamp_min": ("clamp", _read_clamp_min),
+    }
+    table: dict[str, Spelling] = {}
+    for name, (kind, read) in rows.items():
+        table[name] = Spelling(kind, f"aten::{name}", read)
+        table[name + "_"] = Spelling(kind, f"aten::{name}_", read, inplace=True)
+    return table
+
+
 FUNCTIONS = _functions()
 METHODS = _methods()
+ATEN = _aten()
+#: aten operators that apply a ReLU no graph node shows (the recurrent ReLU kernels)
+ATEN_EMBEDDED = {"rnn_relu": "relu", "rnn_relu_cell": "relu"}
 
 
 def read_module(module: nn.Module) -> Reading:
