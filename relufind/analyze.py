@@ -16,14 +16,17 @@ import traceback
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import __version__
+from . import __version__, saved
 from .errors import TargetFailure, UsageError
 from .report import Report, Site, TargetError, TargetResult
 
 if TYPE_CHECKING:
     import torch.nn as nn
+
+    from .hierarchy import Analysis
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,8 @@ class Options:
     anchors: tuple[str, ...] = ()
     timeout: float | None = None
     debug: bool = False
+    #: load pickled full models (torch.save(model)), which runs code stored in the file
+    allow_pickle: bool = False
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,8 @@ class _Job:
     name: str
     load: Callable[[], object]
     strict_args: bool
+    #: a saved model file (TorchScript, ExportedProgram, pickle) rather than Python code
+    saved: Path | None = None
 
 
 #: where diagnostics go (the CLI swaps in its own writer); never stdout
@@ -96,7 +103,8 @@ def _jobs(
     try:
         spec = t.parse_target(text)
     except UsageError as exc:
-        results.append(_error_result(text, None, TargetFailure("BadTarget", str(exc)), options, diagnostics, None))
+        failure = TargetFailure("BadTarget", str(exc))
+        results.append(_error_result(text, None, failure, options, diagnostics, None))
         return
     if spec.name is not None:
         yield _Job(text, spec.name, lambda: _resolve(spec), strict_args=True)
@@ -105,6 +113,9 @@ def _jobs(
     if not spec.file.exists():
         failure = TargetFailure("FileNotFound", f"no such file or folder '{spec.file}'; check the path")
         results.append(_error_result(text, None, failure, options, diagnostics, None))
+        return
+    if spec.file.is_file() and saved.is_saved_model(spec.file):
+        yield _Job(text, spec.file.stem, lambda: None, strict_args=True, saved=spec.file)
         return
     for path in t.expand_paths(spec):
         try:
@@ -136,6 +147,8 @@ def _run_job(job: _Job, options: Options, diagnostics: Diagnostics) -> TargetRes
     log = io.StringIO()
     try:
         with _guarded(options, diagnostics, job.target, log):
+            if job.saved is not None:
+                return _analyse_saved(job.saved, job.target, options)
             obj = job.load()
             built = build(obj, job.name, options.args, strict_args=job.strict_args)
             return _analyse(built.model, job.target, job.name, options, built.device, built.how)
@@ -238,12 +251,47 @@ class _Expired(BaseException):
 def _analyse(
     model: nn.Module, target: str, name: str, options: Options, device: str | None, build: str | None
 ) -> TargetResult:
-    from .hierarchy import analyse, finish
+    from .hierarchy import analyse
     from .relate import anchor_predicate
 
     if options.eval:
         model.eval()
     analysis = analyse(model, anchor_predicate(options.anchors))
+    modules = [(path, type(m).__name__) for path, m in model.named_modules(remove_duplicate=False)]
+    return _result(analysis, target, name, options, device, build, modules)
+
+
+def _analyse_saved(path: Path, target: str, options: Options) -> TargetResult:
+    from . import aten
+
+    kind = saved.classify(path)
+    if kind == "pickle":
+        if not options.allow_pickle:
+            raise saved.refuse_pickle(path)
+        model = saved.load_pickle(path)
+        return _analyse(model, target, type(model).__name__, options, "cpu", "pickle")
+    if kind == "torchscript":
+        script = saved.load_torchscript(path)
+        graph = aten.from_torchscript(script)
+        modules = [(p, m.original_name) for p, m in script.named_modules()]
+    else:
+        graph = aten.from_exported(saved.load_exported(path))
+        modules = list(dict.fromkeys(pair for info in graph.info.values() for pair in info.chain))
+    analysis = aten.analyse(graph, options.anchors)
+    return _result(analysis, target, graph.root_type, options, "cpu", kind, modules)
+
+
+def _result(
+    analysis: Analysis,
+    target: str,
+    name: str,
+    options: Options,
+    device: str | None,
+    build: str | None,
+    modules: list[tuple[str, str]],
+) -> TargetResult:
+    from .hierarchy import finish
+
     shown, hidden = _split_variants([finish(f) for f in analysis.found], options.variants)
     unseen = [u for u in analysis.unseen if options.variants or u.variant == "relu"]
     paths = [s.module_path for s in shown] + [a.path for a in analysis.anchors]
@@ -259,21 +307,17 @@ def _analyse(
         untraced=tuple(analysis.untraced),
         unseen=tuple(unseen),
         hidden_variants=tuple(sorted(hidden.items())),
-        modules=_module_chain(model, paths),
+        modules=_module_chain(modules, paths),
     )
 
 
-def _module_chain(model: nn.Module, paths: list[str]) -> tuple[tuple[str, str], ...]:
+def _module_chain(modules: list[tuple[str, str]], paths: list[str]) -> tuple[tuple[str, str], ...]:
     """(path, class) for every module on the way to ``paths``, in the model's own order."""
     wanted: set[str] = set()
     for path in paths:
         parts = path.split(".") if path else []
         wanted.update(".".join(parts[: i + 1]) for i in range(len(parts)))
-    return tuple(
-        (path, type(module).__name__)
-        for path, module in model.named_modules(remove_duplicate=False)
-        if path in wanted
-    )
+    return tuple(dict.fromkeys((path, type_) for path, type_ in modules if path in wanted))
 
 
 def _split_variants(sites: list[Site], variants: bool) -> tuple[list[Site], Counter[str]]:

@@ -48,7 +48,7 @@ class Analysis:
     untraced: list[Untraced] = field(default_factory=list)
     unseen: list[Unseen] = field(default_factory=list)
     #: how the region passes reach from its inputs to its output (for its callers' graphs)
-    transfer: Transfer = Transfer({UNKNOWN_IN: ()}, {UNKNOWN_OUT: ()})
+    transfer: Transfer = field(default_factory=lambda: Transfer({UNKNOWN_IN: ()}, {UNKNOWN_OUT: ()}))
 
     def absorb(self, other: Analysis, found: list[Found]) -> None:
         self.found.extend(found)
@@ -156,7 +156,10 @@ class _Analyser:
         found = []
         reading = read_module(child)
         if reading is not None:
-            site = Site("module", reading[0], module_op(child), path, type(child).__name__, reading[1], None, traced=False)
+            site = Site(
+                "module", reading[0], module_op(child), path, type(child).__name__, reading[1], None,
+                traced=False,
+            )
             found.append(Found(site, {UNKNOWN_IN: ()}, {UNKNOWN_OUT: ()}))
             return found
         for sub_path, sub, sub_reading, op, inside in embedded_in(child, path, self.is_anchor):
