@@ -125,7 +125,9 @@ def _functions() -> dict[Any, Spelling]:
         F.hardtanh: Spelling("function", "torch.nn.functional.hardtanh", _read_hardtanh),
         F.hardtanh_: Spelling("function", "torch.nn.functional.hardtanh_", _read_hardtanh, inplace=True),
         F.leaky_relu: Spelling("function", "torch.nn.functional.leaky_relu", _fixed("leaky_relu", 2)),
-        F.leaky_relu_: Spelling("function", "torch.nn.functional.leaky_relu_", _fixed("leaky_relu"), inplace=True),
+        F.leaky_relu_: Spelling(
+            "function", "torch.nn.functional.leaky_relu_", _fixed("leaky_relu"), inplace=True
+        ),
         F.prelu: Spelling("function", "torch.nn.functional.prelu", _fixed("prelu")),
         F.rrelu: Spelling("function", "torch.nn.functional.rrelu", _fixed("rrelu", 4)),
         torch.rrelu: Spelling("function", "torch.rrelu", _fixed("rrelu")),

@@ -52,3 +52,11 @@ def after_anchors(site: Site) -> list[str]:
 
 def before_anchors(site: Site) -> list[str]:
     return sorted(r.anchor for r in site.before)
+
+
+def marker_line(path: Path | str, marker: str) -> int:
+    """The 1-based line of ``path`` that ends with the comment ``# site: <marker>`` (exactly one)."""
+    lines = Path(path).read_text().splitlines()
+    hits = [n for n, text in enumerate(lines, 1) if text.rstrip().endswith(f"# site: {marker}")]
+    assert len(hits) == 1, f"marker {marker!r} found {len(hits)} times in {path}"
+    return hits[0]
