@@ -21,7 +21,7 @@ import torch.nn as nn
 from .detect import Detected, detect, embedded_in, module_op, read_module
 from .relate import INPUT, OUTPUT, Reach, Relations, Transfer, relate
 from .report import Anchor, Relation, Site, SourceLoc, Unseen, Untraced
-from .srcread import called_children, relu_calls
+from .srcread import called_children, referenced_attributes, relu_calls
 from .trace import RelufindTracer, Traced, concrete_defaults
 
 #: a site's reach leaves a region analysed apart from its surroundings: beyond is unknown
@@ -131,28 +131,34 @@ class _Analyser:
             )
             result.found.append(Found(site, {UNKNOWN_IN: ()}, {UNKNOWN_OUT: ()}))
         called = called_children(module)
+        referenced = referenced_attributes(module)
         for name, child in module.named_children():
-            self._child_of_unread(result, child, _join(prefix, name), name in called)
+            if name in referenced:
+                self._child_of_unread(result, child, _join(prefix, name), counted=name in called)
         return result
 
-    def _child_of_unread(self, result: Analysis, child: nn.Module, path: str, called: bool) -> None:
-        """A child of a module read from source: counted there if called as ``self.child(``."""
+    def _child_of_unread(self, result: Analysis, child: nn.Module, path: str, *, counted: bool) -> None:
+        """A child that the source of a module read from source uses.
+
+        A torch leaf called as ``self.child(`` in ``forward`` was counted per call expression;
+        one used otherwise (held in a ModuleList iterated in a loop, passed to a helper) is
+        counted once. A child the class never mentions applies no ReLU and is left out.
+        """
         if isinstance(child, (nn.ModuleList, nn.ModuleDict)):
             for name, grandchild in child.named_children():
-                self._child_of_unread(result, grandchild, _join(path, name), False)
+                self._child_of_unread(result, grandchild, _join(path, name), counted=False)
             return
         if self.is_anchor(child) and not isinstance(child, nn.Sequential):
             result.anchors.append(Anchor(path, type(child).__name__))
         if _is_torch_leaf(child):
-            if not called:  # called ones were counted per call expression
-                for found in self._embedded_uncalled(child, path):
-                    result.found.append(found)
+            if not counted:
+                result.found.extend(self._embedded_uncalled(child, path))
             return
         inner = self.module(child, path)
         result.absorb(inner, [_placed(f, {UNKNOWN_IN: ()}, {UNKNOWN_OUT: ()}) for f in inner.found])
 
     def _embedded_uncalled(self, child: nn.Module, path: str) -> list[Found]:
-        """ReLUs of a torch leaf not called by name (say, from a loop over a ModuleList)."""
+        """ReLUs of a torch leaf used other than by a ``self.child(`` call in ``forward``."""
         found = []
         reading = read_module(child)
         if reading is not None:

@@ -86,6 +86,41 @@ def called_children(module: nn.Module) -> set[str]:
     }
 
 
+def referenced_attributes(module: nn.Module) -> set[str]:
+    """Every ``self.<name>`` the class reads in a method other than ``__init__``."""
+    return set(_class_attributes(type(module)))
+
+
+@lru_cache(maxsize=1024)
+def _class_attributes(cls: type) -> frozenset[str]:
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        if klass.__module__.startswith("torch.") or klass is object:
+            continue
+        try:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
+        except (OSError, TypeError, SyntaxError, IndentationError):
+            continue
+        for function in ast.walk(tree):
+            if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            if function.name == "__init__" or not function.args.args:
+                continue
+            names.update(_self_reads(function, function.args.args[0].arg))
+    return frozenset(names)
+
+
+def _self_reads(function: ast.AST, self_name: str) -> Iterator[str]:
+    for node in ast.walk(function):
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.ctx, ast.Load)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == self_name
+        ):
+            yield node.attr
+
+
 @lru_cache(maxsize=1024)
 def _parsed_forward(cls: type) -> tuple[ast.AST, str, int, str, dict[str, Any]] | None:
     forward = getattr(cls, "forward", None)
