@@ -72,7 +72,7 @@ def analyse(aten: AtenGraph, extra_anchor_names: Iterable[str] = ()) -> Analysis
         site = _site(node, info, aten.root_type, anchor_names) if info else None
         if site is not None:
             result.found.append(
-                Found(site, relations.upstream.get(node, {}), relations.downstream.get(node, {}))
+                Found(site, relations.up(node), relations.down(node))
             )
     return result
 

@@ -103,8 +103,8 @@ class _Analyser:
             result.found.extend(_found(d, relations) for d in by_node.get(node, ()))
             inner = inner_by_node.get(node)
             if inner is not None:
-                outer_up = relations.upstream.get(node, {})
-                outer_down = relations.downstream.get(node, {})
+                outer_up = relations.up(node)
+                outer_down = relations.down(node)
                 result.absorb(inner, [_placed(f, outer_up, outer_down) for f in inner.found])
         result.unseen.extend(unseen_calls(traced, result.found))
         return result
@@ -198,9 +198,9 @@ def _transfer(traced: Traced, relations: Relations) -> Transfer:
     in_down: Reach = {}
     for node in traced.graph.nodes:
         if node.op == "output":
-            out_up = relations.upstream.get(node, {})
+            out_up = relations.up(node)
         elif node.op == "placeholder":
-            for anchor, via in relations.downstream.get(node, {}).items():
+            for anchor, via in relations.down(node).items():
                 if anchor not in in_down or len(via) < len(in_down[anchor]):
                     in_down[anchor] = via
     return Transfer(out_up, in_down)
@@ -237,7 +237,7 @@ def _found(detected: Detected, relations: Relations) -> Found:
         inside=detected.inside,
         node=detected.node.name,
     )
-    return Found(site, relations.upstream.get(detected.node, {}), relations.downstream.get(detected.node, {}))
+    return Found(site, relations.up(detected.node), relations.down(detected.node))
 
 
 def _placed(found: Found, outer_up: Reach, outer_down: Reach) -> Found:

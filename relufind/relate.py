@@ -75,11 +75,58 @@ class Transfer:
     in_down: Reach  # nearest anchors downstream of its inputs, OUTPUT where they flow through
 
 
+#: The passes keep each ``via`` as a persistent linked list — (length, label, rest,
+#: the first labels pushed) with the label nearest the node at the head — so extending one
+#: costs O(1) and a long chain of ops without anchors stays linear. A reported ``via``
+#: keeps the ``VIA_ENDS`` ops at each end and counts the ones between, so reporting every
+#: site of a long chain stays linear too.
+_Chain = tuple[int, str, "_Chain", tuple[str, ...]] | None
+_ChainReach = dict[Anchor, _Chain]
+VIA_ENDS = 6
+
+
+def _length(chain: _Chain) -> int:
+    return chain[0] if chain is not None else 0
+
+
+def _push(chain: _Chain, label: str) -> _Chain:
+    if chain is None:
+        return (1, label, None, (label,))
+    first = chain[3] if len(chain[3]) >= VIA_ENDS else (*chain[3], label)
+    return (chain[0] + 1, label, chain, first)
+
+
+def _via(chain: _Chain, *, node_first: bool) -> tuple[str, ...]:
+    """The labels in data-flow order: from the node (``node_first``) or towards it."""
+    if chain is None:
+        return ()
+    near: list[str] = []  # nearest the node first
+    link: _Chain = chain
+    while link is not None and len(near) < (VIA_ENDS if chain[0] > 2 * VIA_ENDS else chain[0]):
+        near.append(link[1])
+        link = link[2]
+    if chain[0] <= 2 * VIA_ENDS:
+        return tuple(near) if node_first else tuple(reversed(near))
+    far = chain[3]  # nearest the anchor, in the order pushed
+    gap = f"… {chain[0] - 2 * VIA_ENDS} more ops …"
+    if node_first:
+        return (*near, gap, *reversed(far))
+    return (*far, gap, *reversed(near))
+
+
 @dataclass(frozen=True)
 class Relations:
     anchors: tuple[Anchor, ...]
-    upstream: dict[fx.Node, Reach]  # nearest anchors feeding a node's inputs (and INPUT)
-    downstream: dict[fx.Node, Reach]  # nearest anchors fed by a node's output (and OUTPUT)
+    _upstream: dict[fx.Node, _ChainReach]  # nearest anchors feeding a node's inputs (and INPUT)
+    _downstream: dict[fx.Node, _ChainReach]  # nearest anchors fed by a node's output (and OUTPUT)
+
+    def up(self, node: fx.Node) -> Reach:
+        """Anchors upstream of ``node``'s inputs, each with the ops from it to the node."""
+        return {a: _via(c, node_first=False) for a, c in self._upstream.get(node, {}).items()}
+
+    def down(self, node: fx.Node) -> Reach:
+        """Anchors downstream of ``node``'s output, each with the ops from the node to it."""
+        return {a: _via(c, node_first=True) for a, c in self._downstream.get(node, {}).items()}
 
 
 def relate(
@@ -112,24 +159,24 @@ def relate_graph(
     """
     computes = set(computes)
     transfers = transfers or {}
-    upstream: dict[fx.Node, Reach] = {}
+    upstream: dict[fx.Node, _ChainReach] = {}
     for node in nodes:
         upstream[node] = _merge(
-            {INPUT: ()}
+            {INPUT: None}
             if src.op == "placeholder"
             else _crossing(
-                region, src, node, upstream[src], labels[src], prepend=False, computes=computes,
+                region, src, node, upstream[src], labels[src], downstream=False, computes=computes,
                 transfer=transfers[src].out_up if src in transfers else None,
             )
             for src in node.all_input_nodes
         )
-    downstream: dict[fx.Node, Reach] = {}
+    downstream: dict[fx.Node, _ChainReach] = {}
     for node in reversed(nodes):
         downstream[node] = _merge(
-            {OUTPUT: ()}
+            {OUTPUT: None}
             if user.op == "output"
             else _crossing(
-                region, user, node, downstream[user], labels[user], prepend=True, computes=computes,
+                region, user, node, downstream[user], labels[user], downstream=True, computes=computes,
                 transfer=transfers[user].in_down if user in transfers else None,
             )
             for user in node.users
@@ -142,46 +189,53 @@ def _crossing(
     region: dict[fx.Node, Anchor | None],
     other: fx.Node,
     here: fx.Node,
-    other_reach: Reach,
+    other_reach: _ChainReach,
     other_label: str | None,
     *,
-    prepend: bool,
+    downstream: bool,
     computes: Collection[fx.Node] = (),
     transfer: Reach | None = None,
-) -> Reach:
-    """What ``here`` learns from its neighbour ``other`` (a producer, or a user when ``prepend``)."""
+) -> _ChainReach:
+    """What ``here`` learns from its neighbour ``other`` (a producer, or a user when ``downstream``)."""
     anchor = region[other]
     if anchor is not None and (anchor != region[here] or other in computes):
-        return {anchor: ()}
+        return {anchor: None}
     if transfer is not None:
-        return _through(transfer, other_reach, other_label, prepend=prepend)
+        return _through(transfer, other_reach, other_label, downstream=downstream)
     if other_label is None:
         return other_reach
-    if prepend:
-        return {a: (other_label, *via) for a, via in other_reach.items()}
-    return {a: (*via, other_label) for a, via in other_reach.items()}
+    return {a: _push(chain, other_label) for a, chain in other_reach.items()}
 
 
-def _through(transfer: Reach, outer: Reach, label: str | None, *, prepend: bool) -> Reach:
+def _through(transfer: Reach, outer: _ChainReach, label: str | None, *, downstream: bool) -> _ChainReach:
     """Crossing an opaque node: anchors inside it, plus what lies beyond where it passes through."""
-    edge = OUTPUT if prepend else INPUT
-    result = {a: via for a, via in transfer.items() if a != edge}
+    edge = OUTPUT if downstream else INPUT
+    result: _ChainReach = {}
+    for anchor, via in transfer.items():
+        if anchor != edge:
+            result[anchor] = _chain(via, downstream=downstream)
     if edge in transfer:
-        step = (label,) if label else ()
-        for anchor, via in outer.items():
-            path = (*step, *via) if prepend else (*via, *step)
-            if anchor not in result or len(path) < len(result[anchor]):
-                result[anchor] = path
+        for anchor, chain in outer.items():
+            extended = _push(chain, label) if label else chain
+            if anchor not in result or _length(extended) < _length(result[anchor]):
+                result[anchor] = extended
     return result
 
 
-def _merge(reaches: Iterable[Reach]) -> Reach:
-    merged: Reach = {}
+def _chain(via: tuple[str, ...], *, downstream: bool) -> _Chain:
+    """A via tuple (data-flow order) as a chain whose head is the label nearest the node."""
+    chain: _Chain = None
+    for label in reversed(via) if downstream else via:
+        chain = _push(chain, label)
+    return chain
+
+
+def _merge(reaches: Iterable[_ChainReach]) -> _ChainReach:
+    merged: _ChainReach = {}
     for reach in reaches:
-        for anchor, via in reach.items():
-            known = merged.get(anchor)
-            if known is None or len(via) < len(known):
-                merged[anchor] = via
+        for anchor, chain in reach.items():
+            if anchor not in merged or _length(chain) < _length(merged[anchor]):
+                merged[anchor] = chain
     return merged
 
 
@@ -276,8 +330,8 @@ def attach(detected: Detected, relations: Relations) -> Site:
         module_type=detected.module_type,
         inplace=detected.inplace,
         source=detected.source,
-        after=_relations(relations.upstream.get(detected.node, {})),
-        before=_relations(relations.downstream.get(detected.node, {})),
+        after=_relations(relations.up(detected.node)),
+        before=_relations(relations.down(detected.node)),
         inside=detected.inside,
         traced=True,
         node=detected.node.name,

@@ -393,3 +393,34 @@ def test_options_anchors_through_scan_targets_and_scan() -> None:
     spec.loader.exec_module(module)
     direct = scan(module.ReLUBetweenConvs(), anchors=("Linear",))
     assert [(after(s), before(s)) for s in direct.sites] == [({"conv1": ()}, {"conv2": ()})]
+
+
+def test_long_via_keeps_both_ends_and_counts_the_middle() -> None:
+    """Reporting every site of a long anchor-free chain stays linear: via is bounded."""
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    from relufind import scan
+    from relufind.relate import VIA_ENDS
+
+    class Chain(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv1d(2, 2, 1)
+
+        def forward(self, x):  # type: ignore[no-untyped-def]
+            x = self.conv(x)
+            for _ in range(40):
+                x = F.relu(x) + 1
+            return x
+
+    result = scan(Chain())
+    assert len(result.sites) == 40
+    short = result.sites[2].after[0]
+    assert short.anchor == "conv" and short.via == ("relu", "add", "relu", "add")
+    long = result.sites[30].after[0]  # 60 ops between conv and this site
+    assert long.via[:VIA_ENDS] == ("relu", "add") * (VIA_ENDS // 2)
+    assert long.via[VIA_ENDS] == f"… {60 - 2 * VIA_ENDS} more ops …"
+    assert long.via[VIA_ENDS + 1 :] == ("relu", "add") * (VIA_ENDS // 2)
+    before = result.sites[0].before
+    assert before == ()  # reaches the output with no anchor
