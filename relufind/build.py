@@ -25,11 +25,15 @@ class Built:
     how: str  # "meta", "meta-params", "cpu" or "given"
 
 
-class NeedsArguments(Exception):
-    """The constructor has required parameters the user did not supply."""
+class NeedsArguments(TargetFailure):
+    """The constructor has required parameters the user did not supply.
+
+    A TargetFailure, so the guards around loading and building pass it through unchanged
+    (a plain exception would be re-wrapped as an internal error instead of a skip).
+    """
 
     def __init__(self, missing: list[str]) -> None:
-        super().__init__(", ".join(missing))
+        super().__init__("NeedsArguments", "needs arguments " + ", ".join(missing))
         self.missing = missing
 
 
@@ -39,7 +43,8 @@ def build(obj: object, name: str, args: Mapping[str, Any], *, strict_args: bool)
         return Built(obj, _device_of(obj), "given")
     if not callable(obj):
         raise TargetFailure(
-            "NotAModule", f"'{name}' is a {type(obj).__name__}, not an nn.Module class, factory or instance"
+            "NotAModule",
+            f"'{name}' is {_a(type(obj).__name__)}, not an nn.Module class, factory or instance",
         )
     if inspect.isclass(obj) and not issubclass(obj, nn.Module):
         raise TargetFailure("NotAModule", f"'{name}' is a class but not an nn.Module subclass")
@@ -50,21 +55,25 @@ def build(obj: object, name: str, args: Mapping[str, Any], *, strict_args: bool)
 def _select_args(
     factory: Callable[..., Any], name: str, args: Mapping[str, Any], strict: bool
 ) -> dict[str, Any]:
-    try:
-        sig = inspect.signature(factory)
-    except (TypeError, ValueError):  # builtins and C extensions: pass what we were given
-        return dict(args)
-    params = sig.parameters
+    if inspect.isclass(factory) and factory.__init__ is nn.Module.__init__:  # type: ignore[misc]
+        # no __init__ of its own: nn.Module's (*args, **kwargs) accepts nothing at all
+        params: Mapping[str, inspect.Parameter] = {}
+    else:
+        try:
+            params = inspect.signature(factory).parameters
+        except (TypeError, ValueError):  # builtins and C extensions: pass what we were given
+            return dict(args)
     takes_kwargs = any(p.kind is p.VAR_KEYWORD for p in params.values())
     accepted = {
         k: v for k, v in args.items() if takes_kwargs or _is_keyword_param(params.get(k))
     }
     unknown = sorted(set(args) - set(accepted))
     if unknown and strict:
-        names = ", ".join(p for p in params if _is_keyword_param(params[p])) or "no arguments"
+        names = ", ".join(p for p in params if _is_keyword_param(params[p]))
+        takes = f"it takes: {names}" if names else "it takes no arguments"
         raise TargetFailure(
             "BadArgument",
-            f"{name} takes no argument {', '.join(unknown)}; it takes: {names}",
+            f"{name} has no parameter {', '.join(unknown)} (given with --arg); {takes}",
         )
     missing = [
         p.name
@@ -98,10 +107,14 @@ def _construct(factory: Callable[..., Any], name: str, kwargs: dict[str, Any]) -
             continue
         if not isinstance(model, nn.Module):
             raise TargetFailure(
-                "NotAModule", f"'{name}' returned a {type(model).__name__}, not an nn.Module"
+                "NotAModule", f"'{name}' returned {_a(type(model).__name__)}, not an nn.Module"
             )
         return Built(model, "meta" if how != "cpu" else _device_of(model), how)
     raise AssertionError("unreachable: the cpu attempt either returns or raises")
+
+
+def _a(noun: str) -> str:
+    return ("an " if noun[:1].lower() in "aeiou" else "a ") + noun
 
 
 def _constructor_failure(name: str, exc: BaseException) -> TargetFailure:

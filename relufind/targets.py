@@ -45,20 +45,18 @@ def parse_target(text: str) -> TargetSpec:
         location, name = text, ""
     if sep and not _IDENT.match(name) and not _looks_like_drive(location):
         raise UsageError(
-            f"{text}: '{name}' is not a Python name; write the target as file.py:Name or package.module:Name"
+            f"'{name}' is not a Python name; write the target as file.py:Name or package.module:Name"
         )
     if sep and not location:
-        raise UsageError(f"{text}: no file or module before ':'; write file.py:Name")
+        raise UsageError("no file or module before ':'; write file.py:Name")
     path = Path(location)
     if location.endswith(".py") or os.sep in location or "/" in location or path.exists():
         return TargetSpec(text, path, None, name or None)
     if _DOTTED.match(location):
         if not name:
-            raise UsageError(
-                f"{text}: no such file or folder; for a module write package.module:Name"
-            )
+            raise UsageError("no such file or folder; for a module write package.module:Name")
         return TargetSpec(text, None, location, name)
-    raise UsageError(f"{text}: not a .py file, a folder or a package.module:Name")
+    raise UsageError("not a .py file, a folder or a package.module:Name")
 
 
 def _looks_like_drive(location: str) -> bool:
@@ -109,8 +107,39 @@ def import_file(path: Path) -> ModuleType:
     if dotted in sys.modules and _module_file(sys.modules[dotted]) == path:
         return sys.modules[dotted]
     if "." in dotted:  # inside a package: a real import, so `from .layers import X` works
-        return _run_import(lambda: importlib.import_module(dotted), path)
+        return _run_import(lambda: _import_in_package(package_root, dotted), path)
     return _run_import(lambda: _exec_standalone(path, dotted), path)
+
+
+def _import_in_package(package_root: Path, dotted: str) -> ModuleType:
+    """Import ``dotted`` from the package below ``package_root``, even when another package
+    or module of the same top-level name (a second `models/`, the stdlib `types`) is
+    already imported or comes first on sys.path: then the package gets a unique alias."""
+    top, _, rest = dotted.partition(".")
+    top_dir = package_root / top
+    existing = sys.modules.get(top)
+    if existing is not None:
+        locations = list(getattr(existing, "__path__", None) or [])
+    else:
+        found = importlib.util.find_spec(top)
+        locations = list(found.submodule_search_locations or []) if found else []
+    if any(Path(location).resolve() == top_dir for location in locations):
+        return importlib.import_module(dotted)
+    alias = f"_relufind_{hashlib.sha1(str(top_dir).encode()).hexdigest()[:8]}_{top}"
+    if alias not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            alias, top_dir / "__init__.py", submodule_search_locations=[str(top_dir)]
+        )
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot import the package in {top_dir}", name=top)
+        package = importlib.util.module_from_spec(spec)
+        sys.modules[alias] = package
+        try:
+            spec.loader.exec_module(package)
+        except BaseException:
+            sys.modules.pop(alias, None)
+            raise
+    return importlib.import_module(f"{alias}.{rest}")
 
 
 def _package_name(path: Path) -> tuple[Path, str]:
@@ -149,22 +178,31 @@ def _module_file(module: ModuleType) -> Path | None:
 
 
 def import_module_name(dotted: str) -> ModuleType:
+    # As with `python -m`, a package in the working directory is importable (appended, so
+    # nothing in the working directory shadows an installed module).
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.append(cwd)
     return _run_import(lambda: importlib.import_module(dotted), None, dotted)
 
 
 def _run_import(do_import, path: Path | None, dotted: str | None = None) -> ModuleType:  # type: ignore[no-untyped-def]
-    where = str(path) if path is not None else dotted
+    from .render import display_path
+
+    where = display_path(str(path)) if path is not None else dotted
     try:
         return do_import()
     except SyntaxError as exc:
-        line = f" line {exc.lineno}" if exc.lineno else ""
+        file = display_path(exc.filename) if exc.filename else where
+        line = f":{exc.lineno}" if exc.lineno else ""
         raise TargetFailure(
-            "SyntaxError", f"syntax error in {exc.filename or where}{line}: {exc.msg}; fix the file"
+            "SyntaxError", f"syntax error in {file}{line}: {exc.msg}; fix the file"
         ) from exc
     except ModuleNotFoundError as exc:
-        if path is None and exc.name == dotted:
+        if path is None and dotted and exc.name and (dotted + ".").startswith(exc.name + "."):
+            # the target module itself, or a package on its way, does not exist
             raise TargetFailure(
-                "ImportError", f"no module named '{dotted}'; check the name or install its package"
+                "ImportError", f"no module named '{exc.name}'; check the name or install its package"
             ) from exc
         raise TargetFailure(
             "ImportError",
@@ -176,7 +214,15 @@ def _run_import(do_import, path: Path | None, dotted: str | None = None) -> Modu
         ) from exc
     except SystemExit as exc:
         raise TargetFailure(
-            "ImportError", f"importing {where} called sys.exit({exc.code}); guard it with `if __name__ == '__main__':`"
+            "ImportError",
+            f"importing {where} called sys.exit({exc.code}); guard it with `if __name__ == '__main__':`",
+        ) from exc
+    except ImportError as exc:
+        hint = ""
+        if path is not None and "no known parent package" in str(exc):
+            hint = f"; add an __init__.py to {display_path(str(path.parent))} so its relative imports work"
+        raise TargetFailure(
+            "ImportError", f"importing {where} raised {type(exc).__name__}: {_first_line(exc)}{hint}"
         ) from exc
     except Exception as exc:
         raise TargetFailure(

@@ -54,6 +54,30 @@ def before_anchors(site: Site) -> list[str]:
     return sorted(r.anchor for r in site.before)
 
 
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@pytest.fixture
+def restore_imports() -> object:
+    """Undo what loading model files does to sys.path and sys.modules after the test.
+
+    Only modules loaded from the temp folder or tests/fixtures are forgotten (never torch's
+    own lazily imported submodules), so each test imports its model files afresh.
+    """
+    import sys
+    import tempfile
+
+    saved_path = list(sys.path)
+    before = set(sys.modules)
+    roots = (str(Path(tempfile.gettempdir()).resolve()), str(FIXTURES))
+    yield
+    sys.path[:] = saved_path
+    for name in set(sys.modules) - before:
+        file = str(getattr(sys.modules.get(name), "__file__", None) or "")
+        if name.startswith("_relufind_") or file.startswith(roots):
+            sys.modules.pop(name, None)
+
+
 def marker_line(path: Path | str, marker: str) -> int:
     """The 1-based line of ``path`` that ends with the comment ``# site: <marker>`` (exactly one)."""
     lines = Path(path).read_text().splitlines()

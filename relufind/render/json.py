@@ -24,11 +24,18 @@ def _target(result: TargetResult) -> dict[str, Any]:
         "status": result.status,
         "device": result.device,
         "build": result.build,
-        "error": None if result.error is None else {"type": result.error.type, "message": result.error.message},
+        "error": None
+        if result.error is None
+        else {"type": result.error.type, "message": result.error.message},
         "skip_reason": result.skip_reason,
+        "needs_args": list(result.needs_args),
         "sites": [_site(s) for s in result.sites],
         "anchors": [{"path": a.path, "type": a.type} for a in result.anchors],
         "untraced": [{"module_path": u.module_path, "reason": u.reason} for u in result.untraced],
+        "unseen": [
+            {"module_path": u.module_path, "op": u.op, "variant": u.variant, "source": _source(u.source)}
+            for u in result.unseen
+        ],
         "findings": [
             {"code": f.code, "severity": f.severity, "message": f.message, "source": _source(f.source)}
             for f in result.findings
@@ -50,6 +57,8 @@ def _site(site: Site) -> dict[str, Any]:
         "before": [_relation(r) for r in site.before],
         "inside": None if site.inside is None else {"anchor": site.inside.anchor, "type": site.inside.type},
         "traced": site.traced,
+        "after_complete": site.after_complete,
+        "before_complete": site.before_complete,
     }
 
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import TextIO
 
 from rich.console import Console
@@ -20,21 +21,26 @@ from rich.tree import Tree
 from ..report import Relation, Report, Site, TargetResult
 from . import display_path
 
-#: columns when not a terminal: wide enough that a site's line is never folded
-_PLAIN_WIDTH = 200
+_BULLET = "●"
+_SEP = "·"
+#: columns when not a terminal: so wide that no line (site, error message) is ever folded
+_PLAIN_WIDTH = 10_000
 
 
 def render(report: Report, file: TextIO | None = None, *, color: bool | None = None) -> str:
     """Render ``report``; returns the text (and writes it to ``file`` when one is given)."""
     out = file or sys.stdout
-    terminal = color if color is not None else (out.isatty() and "NO_COLOR" not in os.environ)
-    buffer = io.StringIO()
+    tty = _isatty(out)
+    terminal = color if color is not None else (tty and not os.environ.get("NO_COLOR"))
+    encoding = (getattr(out, "encoding", None) or "utf-8").lower()
+    unicode = encoding.replace("-", "").startswith("utf")
+    buffer = _Buffer(encoding if not unicode else "utf-8")  # rich draws ASCII guides for non-UTF
     console = Console(
         file=buffer,
         force_terminal=terminal,
         no_color=not terminal,
         color_system="auto" if terminal else None,
-        width=_terminal_width() if terminal else _PLAIN_WIDTH,
+        width=_terminal_width() if (tty or terminal) else _PLAIN_WIDTH,
         highlight=False,
         emoji=False,
     )
@@ -42,18 +48,46 @@ def render(report: Report, file: TextIO | None = None, *, color: bool | None = N
         if index:
             console.print()
         _render_target(console, result)
+    if len(report.targets) > 1:
+        console.print()
+        console.print(totals_line(report))
     text = buffer.getvalue()
+    if not unicode:  # a cp1252 or ASCII stream: no bullets, and never a UnicodeEncodeError
+        text = text.replace(_BULLET, "*").replace(_SEP, "-")
+        text = text.encode(encoding, errors="replace").decode(encoding, errors="replace")
     if file is not None:
         file.write(text)
     return text
 
 
+class _Buffer(io.StringIO):
+    """A StringIO that reports the real output's encoding, so rich picks guides it can encode."""
+
+    def __init__(self, encoding: str) -> None:
+        super().__init__()
+        self._encoding = encoding
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return self._encoding
+
+
+def _isatty(out: TextIO) -> bool:
+    try:
+        return out.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
 def _terminal_width() -> int:
-    return os.get_terminal_size().columns if sys.stdout.isatty() else _PLAIN_WIDTH
+    # COLUMNS first, then the terminal; never raises (stdout may be a pipe while stderr is not)
+    return shutil.get_terminal_size(fallback=(_PLAIN_WIDTH, 24)).columns
 
 
 def _render_target(console: Console, result: TargetResult) -> None:
-    title = Text.assemble((result.model or result.target, "bold"), "  ", (result.target, "dim"))
+    title = Text(result.model or result.target, "bold")
+    if result.model and result.model != result.target:
+        title.append(f"  {result.target}", "dim")
     if result.status == "error":
         assert result.error is not None
         title.append(f"  error ({result.error.type}): {result.error.message}", "red")
@@ -63,7 +97,7 @@ def _render_target(console: Console, result: TargetResult) -> None:
         title.append(f"  skipped: {result.skip_reason}", "yellow")
         console.print(title)
         return
-    title.append(f"  built on {result.device}" + (" (weights only)" if result.build == "meta-params" else ""), "dim")
+    title.append("  " + _built(result), "dim")
     if result.status == "partial":
         title.append("  partial: some regions could not be traced", "yellow")
     console.print(_tree(result, title))
@@ -80,14 +114,23 @@ def _tree(result: TargetResult, title: Text) -> Tree:
     for path, type_name in result.modules:
         if not path:
             continue
-        parent = branches[path.rpartition(".")[0]] if path.rpartition(".")[0] in branches else root
+        parent = branches.get(path.rpartition(".")[0], root)
         label = Text.assemble((path.rpartition(".")[2], "bold"), "  ", (type_name, "cyan"))
         if path in anchors:
             label.append("  [anchor]", "magenta")
+        calls = sum(1 for site in sites_by_path.get(path, ()) if site.kind == "module")
+        if calls > 1:  # one module instance applied at several places
+            label.append(f"  shared: called {calls} times", "yellow")
         branches[path] = parent.add(label)
     for untraced in result.untraced:
         branch = branches.get(untraced.module_path, root)
         branch.add(Text(f"! not traced: {untraced.reason}", "yellow"))
+    for unseen in result.unseen:
+        branch = branches.get(unseen.module_path, root)
+        where = f"{display_path(unseen.source.file)}:{unseen.source.line}"
+        text = f"? {unseen.variant} call {unseen.op} at {where} is not in the traced graph"
+        text += " (branch not taken?)"
+        branch.add(Text(text, "yellow"))
     for path, sites in sites_by_path.items():
         branch = branches.get(path, root)
         for site in sites:
@@ -99,25 +142,28 @@ def _tree(result: TargetResult, title: Text) -> Tree:
 
 
 def _add_site(branch: Tree, site: Site) -> None:
-    label = Text("● ", "green")
+    label = Text(f"{_BULLET} ", "green")
     label.append(site.variant, "bold green")
     label.append(f"  {site.kind} {site.op}")
     if site.inplace:
         label.append("  in-place", "yellow")
     if not site.traced:
         label.append("  (read from source)", "yellow")
-    label.append("  " + (f"{display_path(site.source.file)}:{site.source.line}" if site.source else "?"), "dim")
+    where = f"{display_path(site.source.file)}:{site.source.line}" if site.source else "?"
+    label.append(f"  {where}", "dim")
     node = branch.add(label)
     if site.inside is not None:
         node.add(Text(f"inside  {site.inside.type} {site.inside.anchor}"))
-    node.add(Text("after   " + _relations(site.after, "input")))
-    node.add(Text("before  " + _relations(site.before, "output")))
+    node.add(Text("after   " + _relations(site.after, "input", site.after_complete)))
+    node.add(Text("before  " + _relations(site.before, "output", site.before_complete)))
 
 
-def _relations(relations: tuple[Relation, ...], none: str) -> str:
+def _relations(relations: tuple[Relation, ...], none: str, complete: bool) -> str:
+    unknown = "unknown beyond an untraced region"
     if not relations:
-        return none
-    return "; ".join(_relation(r) for r in relations)
+        return none if complete else unknown
+    text = "; ".join(_relation(r) for r in relations)
+    return text if complete else f"{text}; {unknown}"
 
 
 def _relation(relation: Relation) -> str:
@@ -125,6 +171,32 @@ def _relation(relation: Relation) -> str:
     if relation.via:
         text += " via " + ", ".join(relation.via)
     return text
+
+
+_SAVED_FILES = {"torchscript": "TorchScript", "exported": "ExportedProgram", "pickle": "pickled model"}
+
+
+def _built(result: TargetResult) -> str:
+    if result.build == "meta-params":
+        return f"built on {result.device} (weights only: the constructor needed real tensors)"
+    if result.build == "cpu":
+        return "built on cpu (the constructor failed on meta)"
+    if result.build == "given":
+        return f"instance on {result.device}"
+    if result.build in _SAVED_FILES:
+        return f"read from a {_SAVED_FILES[result.build]} file"
+    return f"built on {result.device}"
+
+
+def totals_line(report: Report) -> str:
+    """One line for a run over several targets: how many models, by status, and sites."""
+    statuses = Counter(t.status for t in report.targets)
+    order = ("ok", "partial", "skipped", "error")
+    counts = ", ".join(f"{statuses[s]} {s}" for s in order if statuses[s])
+    parts = [f"{len(report.targets)} targets: {counts}"]
+    sites = sum(len(t.sites) for t in report.targets)
+    parts.append(f"{sites} ReLU site{'s' if sites != 1 else ''}")
+    return escape(f" {_SEP} ".join(parts))
 
 
 def summary_line(result: TargetResult) -> str:
@@ -139,4 +211,4 @@ def summary_line(result: TargetResult) -> str:
     if result.hidden_variants:
         hidden = ", ".join(f"{n} {variant}" for variant, n in result.hidden_variants)
         parts.append(f"variants not shown: {hidden} (--variants lists them)")
-    return escape(" · ".join(parts))
+    return escape(f" {_SEP} ".join(parts))
