@@ -10,6 +10,7 @@ runs it: ``relufind file.py:Class --format json`` in a fresh process. Medians of
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import resource
 import statistics
@@ -95,15 +96,13 @@ def in_process(runs: int) -> None:
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
 
-        def floor() -> None:
+        def floor(module=module, name=name) -> None:  # type: ignore[no-untyped-def]
             with torch.device("meta"):
                 model = getattr(module, name)()
-            try:
+            with contextlib.suppress(Exception):  # untraceable models: the floor is the attempt
                 torch.fx.symbolic_trace(model)
-            except Exception:
-                pass
 
-        def ours() -> None:
+        def ours(target=target) -> None:  # type: ignore[no-untyped-def]
             scan_targets([str(ROOT / target)], Options(), diagnostics=lambda line: None)
 
         floor_ms = _median_ms(floor, runs)
