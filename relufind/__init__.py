@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["Options", "Report", "TargetResult", "Site", "scan", "scan_targets", "__version__"]
+__all__ = ["Options", "Report", "Site", "TargetResult", "__version__", "scan", "scan_targets"]
 
 if TYPE_CHECKING:
     from .analyze import Options, scan, scan_targets

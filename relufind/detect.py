@@ -8,6 +8,7 @@ or that it is no ReLU at all (``clamp(0, 1)``). Adding an activation is adding r
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -274,16 +275,75 @@ def detect(
     Calls of ``opaque`` modules (leaves the fallback analyses on their own) are skipped here.
     """
     found: list[Detected] = []
+    integers: set[fx.Node] = set()
     for node in traced.graph.nodes:
+        if _is_integer(node, integers):
+            integers.add(node)
         if node.op == "call_module":
             if opaque is not None and opaque(traced.root.get_submodule(str(node.target))):
                 continue
             found.extend(_module_sites(traced, node, is_anchor))
         elif node.op in ("call_function", "call_method"):
             site = _call_site(traced, node)
-            if site is not None:
+            if site is not None and not (site.kind == "clamp" and _first_arg(node) in integers):
                 found.append(site)
     return found
+
+
+# -- integer tensors: clamping an index is not a ReLU ----------------------------------------
+
+_INTEGER_DTYPES = {torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8, torch.bool}
+#: ops whose result is an integer tensor whatever their inputs
+_INTEGER_FUNCTIONS = {torch.argmax, torch.argmin, torch.randint, torch.randperm, torch.nonzero,
+                      torch.bucketize, torch.searchsorted, torch.argsort}
+_INTEGER_METHODS = {
+    "long", "int", "short", "byte", "bool", "char", "argmax", "argmin", "argsort", "nonzero",
+    "size", "dim", "numel",  # shapes are integers too, and index arithmetic starts from them
+}
+#: ops that turn integers into floats
+_FLOAT_FUNCTIONS = {
+    operator.truediv, torch.div, torch.true_divide, torch.sqrt, torch.exp, torch.log,
+    torch.mean, torch.sigmoid, torch.tanh, torch.softmax,
+}
+_FLOAT_METHODS = {"float", "double", "half", "bfloat16", "div", "true_divide", "mean", "sqrt", "exp", "log"}
+
+
+def _first_arg(node: fx.Node) -> object:
+    return node.args[0] if node.args else None
+
+
+def _is_integer(node: fx.Node, integers: set[fx.Node]) -> bool:
+    """A conservative static dtype: True only for tensors surely of an integer type."""
+    if node.op not in ("call_function", "call_method"):
+        return False
+    dtype = node.kwargs.get("dtype")
+    if dtype is not None:
+        return dtype in _INTEGER_DTYPES
+    if node.op == "call_method" and node.target in ("to", "type"):
+        return any(arg in _INTEGER_DTYPES for arg in node.args[1:])
+    if _in_table(node, _INTEGER_METHODS, _INTEGER_FUNCTIONS):
+        return True
+    if node.op == "call_function" and node.target is getattr:  # x.shape, x.ndim
+        return len(node.args) > 1 and node.args[1] in ("shape", "ndim")
+    if node.op == "call_function" and node.target is torch.arange:
+        return all(isinstance(a, int) or a in integers for a in node.args)
+    if _in_table(node, _FLOAT_METHODS, _FLOAT_FUNCTIONS):
+        return False
+    # elementwise arithmetic, indexing, reshaping: integer when every input is
+    inputs = [*node.args, *node.kwargs.values()]
+    tensors = [a for a in inputs if isinstance(a, fx.Node)]
+    if any(isinstance(a, float) for a in inputs):
+        return False
+    return bool(tensors) and all(t in integers for t in tensors)
+
+
+def _in_table(node: fx.Node, methods: set[str], functions: set[object]) -> bool:
+    if node.op == "call_method":
+        return node.target in methods
+    try:
+        return node.target in functions
+    except TypeError:  # an unhashable target
+        return False
 
 
 def _call_site(traced: Traced, node: fx.Node) -> Detected | None:

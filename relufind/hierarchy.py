@@ -268,6 +268,8 @@ def unseen_calls(traced: Traced, found: list[Found]) -> list[Unseen]:
     for f in found:
         if f.site.traced and f.site.source is not None:
             sites_at.setdefault((f.site.source.file, f.site.source.line), set()).add(f.site.module_path)
+    # a shared child reports under its first registered path, so child calls compare objects
+    modules_at = {traced.qualify(p): m for p, m in traced.root.named_modules(remove_duplicate=False)}
     unseen = []
     for relative in sorted(traced.entered):
         module = traced.root.get_submodule(relative) if relative else traced.root
@@ -277,7 +279,12 @@ def unseen_calls(traced: Traced, found: list[Found]) -> list[Unseen]:
         for call in relu_calls(module):
             lines = range(call.line, call.end_line + 1)
             paths = set().union(*(sites_at.get((call.file, line), set()) for line in lines))
-            if not any(_within(p, path) for p in paths):
+            if call.child is not None:
+                child = getattr(module, call.child)
+                seen = any(modules_at.get(p) is child for p in paths)
+            else:
+                seen = any(_within(p, path) for p in paths)
+            if not seen:
                 owner = _join(path, call.child) if call.child else path
                 unseen.append(Unseen(owner, call.op, call.variant, SourceLoc(call.file, call.line)))
     return unseen

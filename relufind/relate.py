@@ -138,7 +138,28 @@ def relate(
     computes: set[fx.Node] = set()
     region = _anchor_regions(traced, nodes, is_anchor, computes)
     labels = {node: _label(traced, node) for node in nodes}
-    return relate_graph(nodes, region, labels, computes=computes, transfers=transfers)
+    mutations = {node: target for node in nodes if (target := _mutated_input(traced, node)) is not None}
+    return relate_graph(
+        nodes, region, labels, computes=computes, transfers=transfers, mutations=mutations
+    )
+
+
+def _mutated_input(traced: Traced, node: fx.Node) -> fx.Node | None:
+    """The input an in-place op overwrites (``x.relu_()``, ``F.relu(x, inplace=True)``)."""
+    first = node.args[0] if node.args else None
+    if not isinstance(first, fx.Node):
+        return None
+    if node.op == "call_method":
+        name = str(node.target)
+        inplace = name.endswith("_") and not name.endswith("__")
+    elif node.op == "call_function":
+        name = getattr(node.target, "__name__", "")
+        inplace = (name.endswith("_") and not name.endswith("__")) or node.kwargs.get("inplace") is True
+    elif node.op == "call_module":
+        inplace = getattr(traced.root.get_submodule(str(node.target)), "inplace", False) is True
+    else:
+        inplace = False
+    return first if inplace else None
 
 
 def relate_graph(
@@ -148,8 +169,12 @@ def relate_graph(
     *,
     computes: Collection[fx.Node] = (),
     transfers: Mapping[fx.Node, Transfer] | None = None,
+    mutations: Mapping[fx.Node, fx.Node] | None = None,
 ) -> Relations:
     """The two passes, for any front end that can say which anchor a node belongs to.
+
+    ``mutations`` maps an in-place node to the input it overwrites: that input's later
+    readers read the in-place result, though the graph shows no edge (a bare ``x.relu_()``).
 
     ``transfers`` describes opaque nodes analysed apart (the fallback's leaves): what their
     output sees upstream inside them, and what their inputs reach downstream inside them.
@@ -170,6 +195,7 @@ def relate_graph(
             )
             for src in node.all_input_nodes
         )
+    readers = _readers(nodes, mutations or {})
     downstream: dict[fx.Node, _ChainReach] = {}
     for node in reversed(nodes):
         downstream[node] = _merge(
@@ -179,10 +205,22 @@ def relate_graph(
                 region, user, node, downstream[user], labels[user], downstream=True, computes=computes,
                 transfer=transfers[user].in_down if user in transfers else None,
             )
-            for user in node.users
+            for user in readers.get(node, node.users)
         )
     anchors = tuple(dict.fromkeys(a for a in (region[n] for n in nodes) if a is not None))
     return Relations(anchors, upstream, downstream)
+
+
+def _readers(nodes: list[fx.Node], mutations: Mapping[fx.Node, fx.Node]) -> dict[fx.Node, list[fx.Node]]:
+    """For in-place nodes: their users plus the overwritten input's users that come later."""
+    if not mutations:
+        return {}
+    order = {node: index for index, node in enumerate(nodes)}
+    readers: dict[fx.Node, list[fx.Node]] = {}
+    for node, target in mutations.items():
+        later = [u for u in target.users if u is not node and order.get(u, -1) > order[node]]
+        readers[node] = list(dict.fromkeys([*node.users, *later]))
+    return readers
 
 
 def _crossing(

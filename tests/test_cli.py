@@ -35,11 +35,21 @@ class Needs(nn.Module):
     def __init__(self, width, depth):
         super().__init__()
 
+    def forward(self, x):
+        return x
+
 
 class Broken(nn.Module):
     def __init__(self):
         super().__init__()
         raise ValueError("depth must be even")
+
+    def forward(self, x):
+        return x
+
+
+class AbstractBase(nn.Module):
+    pass  # no forward(): a base class for others, not a model
 
 
 NOT_A_MODULE = 42
@@ -116,7 +126,9 @@ def test_file_target_mixes_ok_skipped_and_error(models: Path) -> None:
     result = invoke("-f", "json", "good.py")
     document = json.loads(result.stdout)
     statuses = {t["model"]: t["status"] for t in document["targets"]}
-    assert statuses == {"Net": "ok", "Needs": "skipped", "Broken": "error"}
+    assert statuses == {"Net": "ok", "Needs": "skipped", "Broken": "error", "AbstractBase": "skipped"}
+    (abstract,) = [t for t in document["targets"] if t["model"] == "AbstractBase"]
+    assert abstract["skip_reason"].startswith("defines no forward()")
     assert result.exit_code == 2
     assert stderr_lines(result) == [
         "relufind: error: good.py:Broken: Broken(...) raised ValueError: depth must be even"
@@ -130,13 +142,14 @@ ERROR_CASES = {
     "missing folder": ("absent_dir/", "no such file or folder 'absent_dir'"),
     "missing name": (
         "good.py:Nope",
-        "no 'Nope' in good.py; it defines: Net, Needs, Broken (nn.Module classes)",
+        "no 'Nope' in good.py; it defines: Net, Needs, Broken, AbstractBase (nn.Module classes)",
     ),
     "syntax error": ("syntax.py:Net", "syntax error in syntax.py:4"),
     "import error": ("imports.py:Net", "no module named 'not_installed_qq'"),
     "raises at import": ("raises.py:Net", "raised RuntimeError: CUDA is required"),
     "not a module": ("good.py:NOT_A_MODULE", "'NOT_A_MODULE' is an int, not an nn.Module"),
     "constructor raises": ("good.py:Broken", "Broken(...) raised ValueError: depth must be even"),
+    "no forward": ("good.py:AbstractBase", "AbstractBase defines no forward(); name a subclass that does"),
     "malformed target": ("good.py:9lives", "'9lives' is not a Python name"),
     "malformed module target": ("some.module", "for a module write package.module:Name"),
     "unknown module": ("no_such_pkg_qq.models:Net", "no module named 'no_such_pkg_qq'"),

@@ -439,3 +439,20 @@ def test_embedded_activation_given_as_function(write_model) -> None:
 def test_eval_mode_keeps_embedded_sites() -> None:
     result = ok(f"{EMBEDDED}:TransformerEncoderReLU", eval=True)
     assert len(result.sites) == 3
+
+
+def test_integer_clamps_are_index_arithmetic_not_relus(write_model) -> None:  # type: ignore[no-untyped-def]
+    path = write_model(
+        """
+        class Indexing(nn.Module):
+            def forward(self, x):
+                index = (torch.arange(x.shape[-1]) - 1).clamp(min=0)
+                shifted = (x.argmax(-1) - 2).clamp_min(0)
+                counts = x.long().clamp(min=0)
+                as_float = (torch.arange(x.shape[-1]) / 2).clamp(min=0)
+                return F.relu(x[..., index]) + shifted + counts + as_float
+        """
+    )
+    result = analyse(f"{path}:Indexing")
+    # the three integer clamps are not sites; a clamp after true division is a float one
+    assert [(s.kind, s.op) for s in result.sites] == [("clamp", "Tensor.clamp"), ("function", "torch.nn.functional.relu")]

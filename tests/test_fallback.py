@@ -251,3 +251,30 @@ def test_leaf_failing_only_in_context_is_traced_on_its_own(write_model: Callable
     assert after_anchors(inner) == ["leaf.conv"] and before_anchors(inner) == ["rnn"]
     assert inner.before[0].via == ("transpose",)
     assert inner.after_complete and inner.before_complete
+
+
+def test_shared_child_called_in_a_block_is_not_unseen(write_model: Callable[..., Path]) -> None:
+    path = write_model(
+        """
+        class Block(nn.Module):
+            def __init__(self, shared):
+                super().__init__()
+                self.shared = shared
+
+            def forward(self, x):
+                return self.shared(x)
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.act = nn.ReLU()
+                self.block = Block(self.act)
+
+            def forward(self, x):
+                return self.block(self.act(x))
+        """
+    )
+    result = analyse(f"{path}:Net")
+    # both calls are sites of the one instance, reported under its first registered path
+    assert [s.module_path for s in result.sites] == ["act", "act"]
+    assert result.unseen == ()

@@ -424,3 +424,30 @@ def test_long_via_keeps_both_ends_and_counts_the_middle() -> None:
     assert long.via[VIA_ENDS + 1 :] == ("relu", "add") * (VIA_ENDS // 2)
     before = result.sites[0].before
     assert before == ()  # reaches the output with no anchor
+
+
+def test_bare_inplace_relu_reaches_the_readers_of_its_input(write_model) -> None:  # type: ignore[no-untyped-def]
+    """`x.relu_()` as a statement has no users in fx; x's later readers read its result."""
+    path = write_model(
+        """
+        class Bare(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.conv1 = nn.Conv1d(2, 2, 1)
+                self.conv2 = nn.Conv1d(2, 2, 1)
+                self.act = nn.ReLU(inplace=True)
+
+            def forward(self, x):
+                x = self.conv1(x)
+                skip = x
+                x.relu_()
+                self.act(skip)
+                return self.conv2(x) + skip
+        """
+    )
+    result = analyse(f"{path}:Bare")
+    method, module = result.sites
+    assert (method.kind, module.kind) == ("method", "module")
+    assert after_anchors(method) == ["conv1"] and before_anchors(method) == ["conv2"]
+    # the in-place module's result is read by conv2 and by the residual add (the output)
+    assert after_anchors(module) == ["conv1"] and before_anchors(module) == ["conv2"]
