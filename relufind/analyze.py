@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import signal
 import sys
 import threading
@@ -41,6 +42,8 @@ class Options:
     debug: bool = False
     #: load pickled full models (torch.save(model)), which runs code stored in the file
     allow_pickle: bool = False
+    #: input shapes for a torch.export second opinion where fx leaves regions untraced
+    input_shapes: tuple[tuple[int, ...], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -87,8 +90,11 @@ def scan_targets(
 
     import_torch_quietly()
     results: list[TargetResult] = []
+    # --arg a constructor does not take is an error only when one target is named: with
+    # several, each takes the arguments it accepts
+    strict = len(targets) == 1
     for text in targets:
-        for job in _jobs(text, options, results, diagnostics):
+        for job in _jobs(text, options, results, diagnostics, strict):
             results.append(_run_job(job, options, diagnostics))
     return Report(__version__, tuple(results))
 
@@ -96,7 +102,7 @@ def scan_targets(
 # -- loading ---------------------------------------------------------------------------------
 
 def _jobs(
-    text: str, options: Options, results: list[TargetResult], diagnostics: Diagnostics
+    text: str, options: Options, results: list[TargetResult], diagnostics: Diagnostics, strict: bool
 ) -> Iterator[_Job]:
     from . import targets as t
 
@@ -107,7 +113,7 @@ def _jobs(
         results.append(_error_result(text, None, failure, options, diagnostics, None))
         return
     if spec.name is not None:
-        yield _Job(text, spec.name, lambda: _resolve(spec), strict_args=True)
+        yield _Job(text, spec.name, lambda: _resolve(spec), strict_args=strict)
         return
     assert spec.file is not None
     if not spec.file.exists():
@@ -126,7 +132,18 @@ def _jobs(
             results.append(_error_result(str(path), None, failure, options, diagnostics, None))
             continue
         for name in names:
-            yield _Job(f"{path}:{name}", name, lambda m=module, n=name: getattr(m, n), strict_args=False)
+            target = f"{path}:{name}"
+            if not _has_forward(getattr(module, name)):
+                reason = "defines no forward() (an abstract base class); name a subclass that does"
+                results.append(TargetResult(target=target, model=name, status="skipped", skip_reason=reason))
+                continue
+            yield _Job(target, name, lambda m=module, n=name: getattr(m, n), strict_args=False)
+
+
+def _has_forward(cls: type) -> bool:
+    import torch.nn as nn
+
+    return getattr(cls, "forward", None) is not nn.Module.forward
 
 
 def _resolve(spec: Any) -> object:
@@ -151,6 +168,9 @@ def _run_job(job: _Job, options: Options, diagnostics: Diagnostics) -> TargetRes
                 return _analyse_saved(job.saved, job.target, options)
             obj = job.load()
             built = build(obj, job.name, options.args, strict_args=job.strict_args)
+            if not _has_forward(type(built.model)):
+                message = f"{job.name} defines no forward(); name a subclass that does"
+                raise TargetFailure("NoForward", message)
             return _analyse(built.model, job.target, job.name, options, built.device, built.how)
     except NeedsArguments as needs:
         return _skipped(job, needs.missing)
@@ -196,19 +216,42 @@ def _guarded(
     from .capture import captured_output
 
     sink = log if log is not None else io.StringIO()
+    # process state model code may change; it must not leak into the next target
+    recursion_limit = sys.getrecursionlimit()
+    cwd = _getcwd()
     try:
         with _deadline(options.timeout, target), captured_output(sink):
             yield
     except TargetFailure:
         raise
     except RecursionError as exc:
-        raise TargetFailure("RecursionError", "the model is nested too deeply to analyse") from exc
+        raise TargetFailure(
+            "RecursionError",
+            f"the model is nested too deeply to analyse (Python's recursion limit, "
+            f"{sys.getrecursionlimit()}, was reached), or its code recurses without end",
+        ) from exc
     except SystemExit as exc:
         raise TargetFailure("SystemExit", f"model code called sys.exit({exc.code})") from exc
+    except KeyboardInterrupt:
+        raise
     except Exception as exc:
         if options.debug:
             diagnostics("".join(traceback.format_exception(exc)).rstrip())
-        raise TargetFailure("InternalError", f"{type(exc).__name__}: {exc}") from exc
+        raise TargetFailure("InternalError", _first_line(exc)) from exc
+    except BaseException as exc:  # raised by model code: it must not end the other targets' run
+        raise TargetFailure("BaseException", f"model code raised {_first_line(exc)}") from exc
+    finally:
+        sys.setrecursionlimit(recursion_limit)
+        if cwd is not None and _getcwd() != cwd:
+            with contextlib.suppress(OSError):
+                os.chdir(cwd)
+
+
+def _getcwd() -> str | None:
+    try:
+        return os.getcwd()
+    except OSError:  # the working directory was removed
+        return None
 
 
 @contextlib.contextmanager
@@ -258,7 +301,25 @@ def _analyse(
         model.eval()
     analysis = analyse(model, anchor_predicate(options.anchors))
     modules = [(path, type(m).__name__) for path, m in model.named_modules(remove_duplicate=False)]
-    return _result(analysis, target, name, options, device, build, modules)
+    traced_with = "fx"
+    if analysis.untraced and options.input_shapes:
+        exported = _second_opinion(model, options, anchor_predicate(options.anchors))
+        if exported is not None:
+            analysis, traced_with = exported, "torch.export"
+    return _result(analysis, target, name, options, device, build, modules, traced_with)
+
+
+def _second_opinion(
+    model: nn.Module, options: Options, is_anchor: Callable[[nn.Module], bool]
+) -> Analysis | None:
+    """torch.export on meta inputs of --input-shape: resolves shape-dependent code fx cannot."""
+    from . import aten
+
+    try:
+        graph = aten.export_on_meta(model, options.input_shapes, is_anchor)
+    except Exception:  # data-dependent control flow defeats export too: keep fx's partial answer
+        return None
+    return aten.analyse(graph, options.anchors)
 
 
 def _analyse_saved(path: Path, target: str, options: Options) -> TargetResult:
@@ -278,7 +339,7 @@ def _analyse_saved(path: Path, target: str, options: Options) -> TargetResult:
         graph = aten.from_exported(saved.load_exported(path))
         modules = list(dict.fromkeys(pair for info in graph.info.values() for pair in info.chain))
     analysis = aten.analyse(graph, options.anchors)
-    return _result(analysis, target, graph.root_type, options, "cpu", kind, modules)
+    return _result(analysis, target, graph.root_type, options, "cpu", kind, modules, kind)
 
 
 def _result(
@@ -289,6 +350,7 @@ def _result(
     device: str | None,
     build: str | None,
     modules: list[tuple[str, str]],
+    traced_with: str,
 ) -> TargetResult:
     from .hierarchy import finish
 
@@ -302,6 +364,7 @@ def _result(
         status="partial" if analysis.untraced else "ok",
         device=device,
         build=build,
+        traced_with=traced_with,
         sites=tuple(shown),
         anchors=tuple(analysis.anchors),
         untraced=tuple(analysis.untraced),

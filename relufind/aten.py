@@ -57,10 +57,17 @@ class AtenGraph:
     graph: fx.Graph
     info: dict[fx.Node, OpInfo]
     root_type: str
+    #: module paths known to be anchors by their class (subclasses included), when the
+    #: live model is at hand; saved files only have class names
+    anchor_paths: frozenset[str] = frozenset()
 
 
 def analyse(aten: AtenGraph, extra_anchor_names: Iterable[str] = ()) -> Analysis:
-    anchor_names = ANCHOR_TYPE_NAMES | {n for n in extra_anchor_names if n}
+    names = ANCHOR_TYPE_NAMES | {n for n in extra_anchor_names if n}
+
+    def anchor_names(path: str, type_: str) -> bool:
+        return type_ in names or path in aten.anchor_paths
+
     nodes = list(aten.graph.nodes)
     computes: set[fx.Node] = set()
     region = {n: _region(n, aten.info.get(n), anchor_names, computes) for n in nodes}
@@ -77,7 +84,9 @@ def analyse(aten: AtenGraph, extra_anchor_names: Iterable[str] = ()) -> Analysis
     return result
 
 
-def _site(node: fx.Node, info: OpInfo, root_type: str, anchor_names: set[str]) -> Site | None:
+def _site(
+    node: fx.Node, info: OpInfo, root_type: str, anchor_names: Callable[[str, str], bool]
+) -> Site | None:
     owner_path, owner_type = info.chain[-1] if info.chain else ("", root_type)
     if info.op in ATEN_EMBEDDED:
         inside = _outermost(info.chain, anchor_names) or (owner_path, owner_type)
@@ -103,7 +112,10 @@ def _site(node: fx.Node, info: OpInfo, root_type: str, anchor_names: set[str]) -
 
 
 def _region(
-    node: fx.Node, info: OpInfo | None, anchor_names: set[str], computes: set[fx.Node]
+    node: fx.Node,
+    info: OpInfo | None,
+    anchor_names: Callable[[str, str], bool],
+    computes: set[fx.Node],
 ) -> Anchor | None:
     if info is None:
         return None
@@ -114,8 +126,10 @@ def _region(
     return Anchor(*outer) if outer else None
 
 
-def _outermost(chain: tuple[tuple[str, str], ...], names: set[str]) -> tuple[str, str] | None:
-    return next(((path, type_) for path, type_ in chain if type_ in names), None)
+def _outermost(
+    chain: tuple[tuple[str, str], ...], is_anchor: Callable[[str, str], bool]
+) -> tuple[str, str] | None:
+    return next(((path, type_) for path, type_ in chain if is_anchor(path, type_)), None)
 
 
 def _label(node: fx.Node, infos: dict[fx.Node, OpInfo]) -> str | None:
@@ -225,6 +239,34 @@ def _first_user_frame(frames: Iterable[tuple[str, str]]) -> SourceLoc | None:
 
 
 # -- ExportedProgram -------------------------------------------------------------------------
+
+def export_on_meta(
+    model: torch.nn.Module,
+    shapes: Iterable[tuple[int, ...]],
+    is_anchor: Callable[[torch.nn.Module], bool],
+) -> AtenGraph:
+    """``torch.export`` (non-strict) with meta inputs of ``shapes``: shape-dependent code resolves.
+
+    Raises whatever export raises (data-dependent branches fail with GuardOnDataDependentSymNode).
+    """
+    import logging
+
+    inputs = tuple(torch.empty(shape, device=_device_of(model)) for shape in shapes)
+    logging.disable(logging.CRITICAL)  # export logs its own failures at length
+    try:
+        program = torch.export.export(model, inputs, strict=False)
+    finally:
+        logging.disable(logging.NOTSET)
+    graph = from_exported(program)
+    graph.anchor_paths = frozenset(p for p, m in model.named_modules() if p and is_anchor(m))
+    return graph
+
+
+def _device_of(model: torch.nn.Module) -> torch.device:
+    for tensor in model.parameters():
+        return tensor.device
+    return torch.device("meta")
+
 
 def from_exported(program: Any) -> AtenGraph:
     graph = program.graph

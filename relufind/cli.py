@@ -64,6 +64,18 @@ def parse_arg(text: str) -> tuple[str, Any]:
         return name, raw
 
 
+def parse_shape(text: str) -> tuple[int, ...]:
+    """``1,3,224,224`` (or ``1x3x224x224``) as a tuple of positive sizes."""
+    parts = text.replace("x", ",").split(",")
+    try:
+        shape = tuple(int(p) for p in parts if p.strip())
+    except ValueError:
+        shape = ()
+    if not shape or any(d < 0 for d in shape):
+        raise typer.BadParameter(f"--input-shape '{text}' is not a shape like 1,3,224,224")
+    return shape
+
+
 @app.command(no_args_is_help=True, cls=_Command)
 def main_command(
     targets: Annotated[
@@ -114,6 +126,15 @@ def main_command(
             help="Give up on one target after this long (0: never).",
         ),
     ] = 300.0,
+    input_shape: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--input-shape",
+            metavar="D,D,...",
+            help="Where fx cannot trace, retry with torch.export on meta inputs of this shape "
+            "(one per forward input, e.g. 1,3,224,224). Repeatable.",
+        ),
+    ] = None,
     allow_pickle: Annotated[
         bool,
         typer.Option(
@@ -148,6 +169,7 @@ def main_command(
 
     try:
         args = dict(parse_arg(a) for a in arg or [])
+        input_shapes = tuple(parse_shape(s) for s in input_shape or ())
     except typer.BadParameter as exc:
         raise _usage_error(exc.message) from None
     options = Options(
@@ -158,6 +180,7 @@ def main_command(
         timeout=timeout or None,
         debug=debug,
         allow_pickle=allow_pickle,
+        input_shapes=input_shapes,
     )
     try:
         report = scan_targets(targets, options)

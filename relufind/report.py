@@ -107,6 +107,9 @@ class TargetResult:
     device: str | None = None
     #: how the model was built: "meta", "meta-params" (only weights on meta), "cpu", "given"
     build: str | None = None
+    #: how the graph was obtained: "fx" (with fallbacks), "torch.export" (--input-shape
+    #: resolved what fx could not), "torchscript", "exported" (saved files)
+    traced_with: str | None = None
     error: TargetError | None = None
     sites: tuple[Site, ...] = ()
     anchors: tuple[Anchor, ...] = ()

@@ -278,3 +278,21 @@ def test_shared_child_called_in_a_block_is_not_unseen(write_model: Callable[...,
     # both calls are sites of the one instance, reported under its first registered path
     assert [s.module_path for s in result.sites] == ["act", "act"]
     assert result.unseen == ()
+
+
+def test_input_shape_lets_torch_export_resolve_shape_dependent_code() -> None:
+    result = analyse(f"{UNTRACEABLE}:SamePadNet", input_shapes=((1, 3, 9, 9),))
+    assert result.status == "ok" and result.traced_with == "torch.export" and result.untraced == ()
+    assert [(s.module_path, s.kind) for s in result.sites] == [("act", "module"), ("", "function"), ("", "clamp")]
+    act = _site(result, "act", "module")
+    assert after_anchors(act) == ["conv1"] and before_anchors(act) == ["conv2"]  # Conv2d subclasses
+    # a loop over time steps, unrolled by export: one embedded site per RNNCell call
+    unrolled = analyse(f"{UNTRACEABLE}:LenIntNet", input_shapes=((5, 2, 6),))
+    assert unrolled.status == "ok"
+    assert [s.module_path for s in unrolled.sites].count("pool.cell") == 5
+
+
+def test_input_shape_cannot_resolve_value_dependent_branches() -> None:
+    result = analyse(f"{UNTRACEABLE}:DataDependentBranch", input_shapes=((1, 3, 8, 8),))
+    assert result.status == "partial" and result.traced_with == "fx"
+    assert [u.module_path for u in result.untraced] == ["gate"]

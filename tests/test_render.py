@@ -110,7 +110,8 @@ DOCUMENT = {"version": str, "targets": [TARGET]}
 #: keys beyond the spec's ("extra keys only add"), with their types; any other key is a
 #: schema change that must be made on purpose (here and in the spec)
 EXTRA_TARGET_KEYS: dict[str, object] = {
-    "build": Nullable(Enum("meta", "meta-params", "cpu", "given")),
+    "build": Nullable(Enum("meta", "meta-params", "cpu", "given", "torchscript", "exported", "pickle")),
+    "traced_with": Nullable(Enum("fx", "torch.export", "torchscript", "exported")),
     "skip_reason": Nullable(str),
     "needs_args": [str],
     "hidden_variants": dict,

@@ -24,6 +24,7 @@ def _target(result: TargetResult) -> dict[str, Any]:
         "status": result.status,
         "device": result.device,
         "build": result.build,
+        "traced_with": result.traced_with,
         "error": None
         if result.error is None
         else {"type": result.error.type, "message": result.error.message},

@@ -98,6 +98,8 @@ def _render_target(console: Console, result: TargetResult) -> None:
         console.print(title)
         return
     title.append("  " + _built(result), "dim")
+    if result.traced_with == "torch.export":
+        title.append("  traced with torch.export (--input-shape)", "dim")
     if result.status == "partial":
         title.append("  partial: some regions could not be traced", "yellow")
     console.print(_tree(result, title))
