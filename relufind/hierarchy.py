@@ -20,8 +20,8 @@ import torch.nn as nn
 
 from .detect import Detected, detect, embedded_in, module_op, read_module
 from .relate import INPUT, OUTPUT, Reach, Relations, Transfer, relate
-from .report import Anchor, Relation, Site, SourceLoc, Unseen, Untraced
-from .srcread import called_children, referenced_attributes, relu_calls
+from .report import Anchor, Inside, Relation, Site, SourceLoc, Unseen, Untraced
+from .srcread import called_children, readable, referenced_attributes, relu_calls
 from .trace import RelufindTracer, Traced, concrete_defaults
 
 #: a site's reach leaves a region analysed apart from its surroundings: beyond is unknown
@@ -112,12 +112,16 @@ class _Analyser:
     # -- a region read from source ----------------------------------------------------------
 
     def _from_source(self, module: nn.Module, prefix: str, reason: str) -> Analysis:
+        if not readable(module):
+            reason += "; its forward() source could not be read either, so ReLUs it calls itself are unknown"
         result = Analysis(untraced=[Untraced(prefix, reason)])
         if self.is_anchor(module):
             result.anchors.append(Anchor(prefix, type(module).__name__))
         for call in relu_calls(module):
-            path = _join(prefix, call.child) if call.child else prefix
-            owner = getattr(module, call.child) if call.child else module
+            child = getattr(module, call.child) if call.child else None
+            owner = child.get_submodule(call.sub_path) if child is not None else module
+            child_path = _join(prefix, call.child) if call.child else prefix
+            path = _join(child_path, call.sub_path) if call.sub_path else child_path
             site = Site(
                 kind=call.kind,
                 variant=call.variant,
@@ -126,7 +130,7 @@ class _Analyser:
                 module_type=type(owner).__name__,
                 inplace=call.inplace,
                 source=SourceLoc(call.file, call.line),
-                inside=self._inside(owner, path) if call.kind == "embedded" else None,
+                inside=self._inside(child, child_path, path) if call.kind == "embedded" else None,
                 traced=False,
             )
             result.found.append(Found(site, {UNKNOWN_IN: ()}, {UNKNOWN_OUT: ()}))
@@ -135,6 +139,11 @@ class _Analyser:
         for name, child in module.named_children():
             if name in referenced:
                 self._child_of_unread(result, child, _join(prefix, name), counted=name in called)
+        # everything found here is counted per call expression, not per call: say where
+        result.found = [
+            Found(dataclasses.replace(f.site, region=prefix), f.up, f.down) if f.site.region is None else f
+            for f in result.found
+        ]
         return result
 
     def _child_of_unread(self, result: Analysis, child: nn.Module, path: str, *, counted: bool) -> None:
@@ -177,8 +186,11 @@ class _Analyser:
             found.append(Found(site, {UNKNOWN_IN: ()}, {UNKNOWN_OUT: ()}))
         return found
 
-    def _inside(self, owner: nn.Module, path: str):  # type: ignore[no-untyped-def]
-        for sub_path, _, _, _, inside in embedded_in(owner, path, self.is_anchor):
+    def _inside(self, leaf: nn.Module | None, leaf_path: str, path: str) -> Inside | None:
+        """Where an embedded site at ``path`` inside the torch layer ``leaf`` sits."""
+        if leaf is None:
+            return None
+        for sub_path, _, _, _, inside in embedded_in(leaf, leaf_path, self.is_anchor):
             if sub_path == path:
                 return inside
         return None
@@ -207,7 +219,40 @@ def _transfer(traced: Traced, relations: Relations) -> Transfer:
 
 
 def analyse(model: nn.Module, is_anchor: IsAnchor) -> Analysis:
-    return _Analyser(is_anchor).module(model, "")
+    return _canonical(_Analyser(is_anchor).module(model, ""), model)
+
+
+def _canonical(analysis: Analysis, model: nn.Module) -> Analysis:
+    """Every module under its first registered path, as the tracer names it.
+
+    A module registered twice (one ReLU shared by a block and its parent) reached through a
+    region analysed on its own would otherwise be reported under a second, local path.
+    """
+    first_path: dict[int, str] = {}
+    for path, module in model.named_modules():
+        first_path.setdefault(id(module), path)
+
+    def canon(path: str) -> str:
+        try:
+            module = model.get_submodule(path) if path else model
+        except AttributeError:  # a functional anchor's node name, not a module
+            return path
+        return first_path.get(id(module), path)
+
+    def anchor(a: Anchor) -> Anchor:
+        return a if a in _MARKERS else Anchor(canon(a.path), a.type)
+
+    def site(s: Site) -> Site:
+        inside = s.inside and Inside(canon(s.inside.anchor), s.inside.type)
+        return dataclasses.replace(s, module_path=canon(s.module_path), inside=inside)
+
+    def reach(r: Reach) -> Reach:
+        return {anchor(a): via for a, via in r.items()}
+
+    analysis.found = [Found(site(f.site), reach(f.up), reach(f.down)) for f in analysis.found]
+    analysis.anchors = list(dict.fromkeys(anchor(a) for a in analysis.anchors))
+    analysis.unseen = [dataclasses.replace(u, module_path=canon(u.module_path)) for u in analysis.unseen]
+    return analysis
 
 
 def finish(found: Found) -> Site:
@@ -280,13 +325,15 @@ def unseen_calls(traced: Traced, found: list[Found]) -> list[Unseen]:
             lines = range(call.line, call.end_line + 1)
             paths = set().union(*(sites_at.get((call.file, line), set()) for line in lines))
             if call.child is not None:
-                child = getattr(module, call.child)
-                seen = any(modules_at.get(p) is child for p in paths)
+                owner = getattr(module, call.child).get_submodule(call.sub_path)
+                seen = any(modules_at.get(p) is owner for p in paths)
             else:
                 seen = any(_within(p, path) for p in paths)
             if not seen:
-                owner = _join(path, call.child) if call.child else path
-                unseen.append(Unseen(owner, call.op, call.variant, SourceLoc(call.file, call.line)))
+                owner_path = _join(path, call.child) if call.child else path
+                if call.sub_path:
+                    owner_path = _join(owner_path, call.sub_path)
+                unseen.append(Unseen(owner_path, call.op, call.variant, SourceLoc(call.file, call.line)))
     return unseen
 
 

@@ -212,13 +212,28 @@ def relate_graph(
 
 
 def _readers(nodes: list[fx.Node], mutations: Mapping[fx.Node, fx.Node]) -> dict[fx.Node, list[fx.Node]]:
-    """For in-place nodes: their users plus the overwritten input's users that come later."""
+    """For in-place nodes: their users plus the later users of every alias of the tensor.
+
+    An in-place result aliases its input, so a chain ``relu_(relu_(x))`` and the ``x`` saved
+    before it are one tensor: whoever reads any of them after the op reads its result.
+    """
     if not mutations:
         return {}
     order = {node: index for index, node in enumerate(nodes)}
+    storage: dict[fx.Node, fx.Node] = {}  # node -> the first node of its alias chain
+    aliases: dict[fx.Node, list[fx.Node]] = {}
+    for node in nodes:
+        root = storage.get(mutations[node], mutations[node]) if node in mutations else node
+        storage[node] = root
+        aliases.setdefault(root, []).append(node)
     readers: dict[fx.Node, list[fx.Node]] = {}
-    for node, target in mutations.items():
-        later = [u for u in target.users if u is not node and order.get(u, -1) > order[node]]
+    for node in mutations:
+        later = [
+            user
+            for alias in aliases[storage[node]]
+            for user in alias.users
+            if user is not node and order.get(user, -1) > order[node]
+        ]
         readers[node] = list(dict.fromkeys([*node.users, *later]))
     return readers
 

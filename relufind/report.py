@@ -57,6 +57,9 @@ class Site:
     #: untraced parent), so anchors beyond that region's edge are unknown, not absent
     after_complete: bool = True
     before_complete: bool = True
+    #: the untraced region (module path) the site was found in: there a site is one call
+    #: expression in the source, not one call, since loops and branches could not be followed
+    region: str | None = None
     #: graph node name (traced sites) — lets rules and debugging point back at the graph
     node: str | None = None
 

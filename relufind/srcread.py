@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import builtins
 import inspect
+import re
 import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from typing import Any
 
 import torch.nn as nn
 
-from .detect import FUNCTIONS, METHODS, Spelling, embedded_reading, module_op, read_module
+from .detect import FUNCTIONS, METHODS, Spelling, embedded_in, module_op, read_module
 from .report import SiteKind
 
 
@@ -36,6 +37,11 @@ class SourceCall:
     op: str
     inplace: bool
     child: str | None  # ``self.<child>(...)``: the child attribute called
+    sub_path: str = ""  # a ReLU inside that child (a Transformer layer's activation module)
+
+
+#: what one call expression applies: (kind, variant, op, inplace, child, sub_path)
+_Applied = tuple[SiteKind, str, str, bool, "str | None", str]
 
 
 class _Unknown:
@@ -51,24 +57,22 @@ def relu_calls(module: nn.Module) -> list[SourceCall]:
     if parsed is None:
         return []
     tree, file, first_line, self_name, namespace = parsed
-    calls = []
-    for call in _calls(tree):
-        found = _read_call(call, module, self_name, namespace)
-        if found is not None:
-            kind, variant, op, inplace, child = found
-            calls.append(
-                SourceCall(
-                    file,
-                    first_line + call.lineno - 1,
-                    first_line + (call.end_lineno or call.lineno) - 1,
-                    kind,
-                    variant,
-                    op,
-                    inplace,
-                    child,
-                )
-            )
-    return calls
+    return [
+        SourceCall(
+            file,
+            first_line + call.lineno - 1,
+            first_line + (call.end_lineno or call.lineno) - 1,
+            *applied,
+        )
+        for call in _calls(tree)
+        for applied in _read_call(call, module, self_name, namespace)
+    ]
+
+
+def readable(module: nn.Module) -> bool:
+    """Whether ``type(module).forward`` has source that could be read and parsed."""
+    forward = getattr(type(module), "forward", None)
+    return forward is nn.Module.forward or _parsed_forward(type(module)) is not None
 
 
 def called_children(module: nn.Module) -> set[str]:
@@ -98,7 +102,7 @@ def _class_attributes(cls: type) -> frozenset[str]:
         if klass.__module__.startswith("torch.") or klass is object:
             continue
         try:
-            tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
+            tree = ast.parse(textwrap.dedent("".join(_source_lines(klass)[0])))
         except (OSError, TypeError, SyntaxError, IndentationError):
             continue
         for function in ast.walk(tree):
@@ -128,7 +132,7 @@ def _parsed_forward(cls: type) -> tuple[ast.AST, str, int, str, dict[str, Any]] 
         return None
     forward = inspect.unwrap(forward)
     try:
-        lines, first_line = inspect.getsourcelines(forward)
+        lines, first_line = _source_lines(forward)
         file = inspect.getsourcefile(forward) or "<unknown>"
         tree = ast.parse(textwrap.dedent("".join(lines)))
     except (OSError, TypeError, SyntaxError, IndentationError):
@@ -139,37 +143,74 @@ def _parsed_forward(cls: type) -> tuple[ast.AST, str, int, str, dict[str, Any]] 
     return tree, file, first_line, function.args.args[0].arg, getattr(forward, "__globals__", {})
 
 
+def _source_lines(obj: Any) -> tuple[list[str], int]:
+    """``inspect.getsourcelines``, and where the file is not valid in its encoding (Python
+    imports a file with a stray non-UTF-8 byte in a comment; linecache cannot read it) the
+    same block cut from the file's bytes decoded with replacement characters."""
+    try:
+        return inspect.getsourcelines(obj)
+    except OSError:
+        file = inspect.getsourcefile(obj)
+        if file is None:
+            raise
+    with open(file, "rb") as handle:
+        lines = handle.read().decode("utf-8", errors="replace").splitlines(keepends=True)
+    start = _first_line(obj, lines)
+    return inspect.getblock(lines[start - 1 :]), start
+
+
+def _first_line(obj: Any, lines: list[str]) -> int:
+    code = getattr(obj, "__code__", None)
+    if code is not None:
+        return code.co_firstlineno
+    pattern = re.compile(rf"^\s*class\s+{re.escape(getattr(obj, '__name__', ''))}\b")
+    for number, text in enumerate(lines, 1):
+        if pattern.match(text):
+            return number
+    raise OSError(f"cannot find the source of {obj!r}")
+
+
 def _calls(tree: ast.AST) -> Iterator[ast.Call]:
     return (node for node in ast.walk(tree) if isinstance(node, ast.Call))
 
 
 def _read_call(
     call: ast.Call, module: nn.Module, self_name: str, namespace: dict[str, Any]
-) -> tuple[SiteKind, str, str, bool, str | None] | None:
+) -> list[_Applied]:
     func = call.func
     if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == self_name:
         return _read_child_call(module, func.attr)
     target = _resolve(func, namespace)
     if target is not _UNKNOWN:
         spelling = _function_spelling(target)
-        return _apply(spelling, _literal_args(call, prepend_self=False), None) if spelling else None
-    if isinstance(func, ast.Attribute):  # a method on a value: x.relu(), x.clamp(min=0)
+        applied = _apply(spelling, _literal_args(call, prepend_self=False)) if spelling else None
+    elif isinstance(func, ast.Attribute):  # a method on a value: x.relu(), x.clamp(min=0)
         spelling = METHODS.get(func.attr)
-        return _apply(spelling, _literal_args(call, prepend_self=True), None) if spelling else None
-    return None
+        applied = _apply(spelling, _literal_args(call, prepend_self=True)) if spelling else None
+    else:
+        applied = None
+    return [applied] if applied else []
 
 
-def _read_child_call(module: nn.Module, attr: str) -> tuple[SiteKind, str, str, bool, str | None] | None:
+def _read_child_call(module: nn.Module, attr: str) -> list[_Applied]:
+    """A ReLU module child, or every ReLU inside a torch layer child, applied by one call."""
     child = getattr(module, attr, None)
-    if not isinstance(child, nn.Module):
-        return None
+    if not isinstance(child, nn.Module) or not _is_torch_leaf(child):
+        return []  # user modules are analysed on their own, not per call
     reading = read_module(child)
     if reading is not None:
-        return "module", reading[0], module_op(child), reading[1], attr
-    embedded = embedded_reading(child)
-    if embedded is not None and embedded[0] is not None:
-        return "embedded", embedded[0][0], embedded[1], embedded[0][1], attr
-    return None
+        return [("module", reading[0], module_op(child), reading[1], attr, "")]
+    return [
+        ("embedded", found[0], op, found[1], attr, sub_path)
+        for sub_path, _, found, op, _ in embedded_in(child, "", lambda m: False)
+        if found is not None
+    ]
+
+
+def _is_torch_leaf(module: nn.Module) -> bool:
+    return type(module).__module__.startswith(("torch.nn", "torch.ao.nn")) and not isinstance(
+        module, nn.Sequential
+    )
 
 
 def _function_spelling(target: Any) -> Spelling | None:
@@ -179,15 +220,13 @@ def _function_spelling(target: Any) -> Spelling | None:
         return None
 
 
-def _apply(
-    spelling: Spelling, args: tuple[tuple[Any, ...], dict[str, Any]] | None, child: str | None
-) -> tuple[SiteKind, str, str, bool, str | None] | None:
+def _apply(spelling: Spelling, args: tuple[tuple[Any, ...], dict[str, Any]] | None) -> _Applied | None:
     if args is None:
         return None
     reading = spelling.read(args[0], args[1], spelling.inplace)
     if reading is None:
         return None
-    return spelling.kind, reading[0], spelling.op, reading[1], child
+    return spelling.kind, reading[0], spelling.op, reading[1], None, ""
 
 
 def _resolve(expr: ast.expr, namespace: dict[str, Any]) -> Any:

@@ -11,8 +11,8 @@ import hashlib
 import importlib
 import importlib.util
 import inspect
+import keyword
 import os
-import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +20,15 @@ from types import ModuleType
 
 from .errors import TargetFailure, UsageError
 
-_DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+def _is_identifier(text: str) -> bool:
+    """A Python name, Unicode included (PEP 3131), that is not a keyword."""
+    return text.isidentifier() and not keyword.iskeyword(text)
+
+
+def _is_dotted(text: str) -> bool:
+    return all(_is_identifier(part) for part in text.split("."))
+
 #: folders never searched for models when a directory is given
 _SKIP_DIRS = {"tests", "test", "node_modules", "site-packages", "__pycache__", "venv", "env"}
 
@@ -40,10 +47,12 @@ def parse_target(text: str) -> TargetSpec:
     """Split ``text`` into file/module and name; raise UsageError when it is malformed."""
     if not text.strip():
         raise UsageError("empty target; give file.py:Name, package.module:Name, a file or a folder")
+    if ":" in text and Path(text).exists():  # a file or folder whose own name holds a colon
+        return TargetSpec(text, Path(text), None, None)
     location, sep, name = text.rpartition(":")
     if not sep or _looks_like_drive(location):
         location, name = text, ""
-    if sep and not _IDENT.match(name) and not _looks_like_drive(location):
+    if sep and not _is_identifier(name) and not _looks_like_drive(location):
         raise UsageError(
             f"'{name}' is not a Python name; write the target as file.py:Name or package.module:Name"
         )
@@ -52,7 +61,7 @@ def parse_target(text: str) -> TargetSpec:
     path = Path(location)
     if location.endswith(".py") or os.sep in location or "/" in location or path.exists():
         return TargetSpec(text, path, None, name or None)
-    if _DOTTED.match(location):
+    if _is_dotted(location):
         if not name:
             raise UsageError("no such file or folder; for a module write package.module:Name")
         return TargetSpec(text, None, location, name)
@@ -146,7 +155,7 @@ def _package_name(path: Path) -> tuple[Path, str]:
     """The folder to put on sys.path and the dotted name the file is imported under."""
     parts = [path.stem]
     folder = path.parent
-    while (folder / "__init__.py").exists() and _IDENT.match(folder.name):
+    while (folder / "__init__.py").exists() and _is_identifier(folder.name):
         parts.insert(0, folder.name)
         folder = folder.parent
     return folder, ".".join(parts)

@@ -21,6 +21,10 @@ class GatedBlock(nn.Module):
         self.conv = nn.Conv2d(channels, channels, 3, padding=1)
         self.act = nn.ReLU()
 
+    @staticmethod
+    def example_input():
+        return (torch.randn(1, 8, 4, 4),)
+
     def forward(self, x):
         if x.mean() > 0:
             return self.act(self.conv(x))
@@ -49,6 +53,13 @@ class DataDependentBranch(nn.Module):
 
 class Conv2dSame(nn.Conv2d):
     """TensorFlow-style "same" padding computed from the input shape (as in timm)."""
+
+    def __init__(self, in_channels: int = 3, out_channels: int = 8, kernel_size: int = 3, **kwargs):
+        super().__init__(in_channels, out_channels, kernel_size, **kwargs)
+
+    @staticmethod
+    def example_input():
+        return (torch.randn(1, 3, 9, 9),)
 
     def forward(self, x):
         ih, iw = x.shape[-2:]
@@ -84,6 +95,10 @@ class SequencePool(nn.Module):
     def __init__(self, hidden: int = 6):
         super().__init__()
         self.cell = nn.RNNCell(hidden, hidden, nonlinearity="relu")
+
+    @staticmethod
+    def example_input():
+        return (torch.randn(5, 2, 6),)
 
     def forward(self, x):
         h = torch.zeros_like(x[0])
@@ -128,10 +143,14 @@ class TinyDetector(nn.Module):
 
 
 class Stage(nn.Module):
-    def __init__(self, channels: int):
+    def __init__(self, channels: int = 4):
         super().__init__()
         self.conv = nn.Conv1d(channels, channels, 3, padding=1)
         self.act = nn.ReLU()
+
+    @staticmethod
+    def example_input():
+        return (torch.randn(2, 4, 7),)
 
     def forward(self, x):
         return self.act(self.conv(x)) + x

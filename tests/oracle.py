@@ -242,7 +242,7 @@ def _within(path: str, region: str) -> bool:
 
 def compare(
     calls: Sequence[Call],
-    sites: Sequence[tuple[str, str, str]],
+    sites: Sequence[tuple[Any, ...]],
     *,
     untraced: Sequence[str] = (),
     unseen: Sequence[tuple[str, str]] = (),
@@ -250,7 +250,10 @@ def compare(
 ) -> list[str]:
     """Problems found comparing run-time ``calls`` with a static report; [] when they agree.
 
-    ``sites`` are (module_path, kind, variant) as reported. Outside the ``untraced`` regions
+    ``sites`` are (module_path, kind, variant) as reported, optionally with a fourth item
+    saying whether the site is counted per call (relufind's ``region`` is None): one that
+    is not belongs to an untraced region whatever its path (a shared module keeps its first
+    registered path). Outside the ``untraced`` regions
     (module paths whose forward could not be traced) the two must be equal as multisets.
     Inside them a site is one call *expression*, so loops and branches make counts differ:
     there every (path, kind, variant) that ran must be reported, and reported sites that did
@@ -262,7 +265,7 @@ def compare(
     if not variants:
         calls = [c for c in calls if c.variant == "relu"]
     exp_traced = Counter(_key(c) for c in calls if not _ran_inside(c, untraced))
-    got_traced = Counter(k for k in sites if not _inside(k[0], untraced))
+    got_traced = Counter(k[:3] for k in sites if not _region_site(k, untraced))
     problems = []
     unseen_keys = set(unseen)
     missing = exp_traced - got_traced
@@ -279,11 +282,16 @@ def compare(
 
 
 def lost_in_untraced(
-    calls: Sequence[Call], sites: Sequence[tuple[str, str, str]], untraced: Sequence[str]
+    calls: Sequence[Call], sites: Sequence[tuple[Any, ...]], untraced: Sequence[str]
 ) -> list[Key]:
     """(path, kind, variant) of calls that ran inside an untraced region but were not reported there."""
-    got = {k for k in sites if _inside(k[0], untraced)}
+    got = {k[:3] for k in sites if _region_site(k, untraced)}
     return sorted({_key(c) for c in calls if _ran_inside(c, untraced)} - got)
+
+
+def _region_site(site: tuple[Any, ...], untraced: Sequence[str]) -> bool:
+    """A reported site counted as an untraced region's: read from source, or inside one."""
+    return (len(site) > 3 and not site[3]) or _inside(site[0], untraced)
 
 
 def _key(call: Call) -> Key:

@@ -389,23 +389,8 @@ OWN_MODELS = [
     FullTransformer,
     IntegerClamp,
     Untraceable,
-    pytest.param(
-        SharedInUntraced,
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="a shared nn.ReLU reached from a forward read from source is reported under local paths "
-            "('block.shared', 'block.seq.0'), not its canonical path 'shared' that traced calls use",
-        ),
-    ),
-    pytest.param(
-        TransformerInUntraced,
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="in a forward read from source, a TransformerEncoderLayer(activation=nn.ReLU()) call "
-            "reports no site (srcread.embedded_reading gives None for a module activation and "
-            "hierarchy._child_of_unread skips called torch leaves)",
-        ),
-    ),
+    SharedInUntraced,
+    TransformerInUntraced,
 ]
 
 
@@ -421,7 +406,7 @@ def check_against_oracle(target: str, cls: type[nn.Module], model: nn.Module | N
         assert result.status in ("ok", "partial"), f"{target}: {result.status} {result.error}"
         problems = compare(
             calls,
-            [(s.module_path, s.kind, s.variant) for s in result.sites],
+            [(s.module_path, s.kind, s.variant, s.region is None) for s in result.sites],
             untraced=[u.module_path for u in result.untraced],
             unseen=[(u.module_path, u.variant) for u in result.unseen],
             variants=variants,

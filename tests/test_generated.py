@@ -19,10 +19,6 @@ file per batch, so the per-target overhead is paid once per batch);
 ``RELUFIND_GENERATED_SEED`` moves the seed range. A failure names each failing seed;
 ``python tests/modelgen.py SEED`` prints that model's source to reproduce it.
 
-Known relufind bugs (``KNOWN_BUGS``) are recognised by tag: a batch passes with them, and
-each has its own strict-xfail test that fails (XPASS) once the bug is fixed, so the tag
-and the xfail can be removed together.
-
 Mutation checks (``test_mutated_relufind_is_caught``): the same checks are run on a
 deliberately broken relufind and must fail on exactly the models the breakage affects.
 With the clamp rows removed from the spelling table (``relufind.detect.FUNCTIONS`` /
@@ -59,32 +55,9 @@ BATCHES = [
     for start in range(0, COUNT, BATCH)
 ]
 
-#: tag -> the relufind bug it stands for (see the xfail tests below)
-KNOWN_BUGS = {
-    "inplace-alias-chain": (
-        "relate follows an in-place op only to the later readers of its direct input node: when that "
-        "input is itself the result of an in-place op, the readers of the original tensor are missed, "
-        "so in `skip = x; x = torch.relu_(x); x = F.relu_(x); ...; x = x + skip` the second ReLU's "
-        "`before` lacks the anchors after the add that its rectified values reach through `skip`"
-    ),
-    "shared-path-untraced": (
-        "a shared nn.ReLU instance reached from a forward read from source is reported under a local "
-        "path ('<block>.shared' for `self.shared(x)`, '<block>.seq1.0' inside a child Sequential "
-        "analysed on its own), while traced calls of the same instance use its canonical path "
-        "'shared': one module, two module_paths"
-    ),
-    "transformer-activation-untraced": (
-        "in a forward read from source, `self.enc(x)` on a TransformerEncoderLayer(activation=nn.ReLU()) "
-        "reports no site: srcread's embedded_reading returns None for a module activation (it expects "
-        "the submodule to be found) and hierarchy._child_of_unread skips called torch leaves"
-    ),
-}
-
-
 @dataclass(frozen=True)
 class Problem:
     text: str
-    bug: str | None = None  # a KNOWN_BUGS tag, or None for a new problem
 
 
 def _import(path: Path) -> object:
@@ -120,8 +93,7 @@ def problems_of(g: Generated, result: TargetResult, module: object) -> list[Prob
     for text in compare(calls, [(s.module_path, s.kind, s.variant) for s in sites]):
         problems.append(Problem("oracle: " + text))
     for u in result.unseen:
-        bug = "unseen-shared" if u.module_path.endswith(".shared") else None
-        problems.append(Problem(f"unseen call in a fully traced model: {u.module_path} line {u.source.line}", bug))
+        problems.append(Problem(f"unseen call in a fully traced model: {u.module_path} line {u.source.line}"))
     if len(sites) != len(g.sites):
         problems.append(Problem(f"{len(sites)} sites, expected {len(g.sites)}"))
     for i, (want, got) in enumerate(zip(g.sites, sites, strict=False)):
@@ -134,8 +106,7 @@ def problems_of(g: Generated, result: TargetResult, module: object) -> list[Prob
         if _paths(got.after) != want.after:
             problems.append(Problem(f"{where}: after {sorted(_paths(got.after))} != {sorted(want.after)}"))
         if _paths(got.before) != want.before:
-            bug = "inplace-alias-chain" if want.inplace and _paths(got.before) < want.before else None
-            problems.append(Problem(f"{where}: before {sorted(_paths(got.before))} != {sorted(want.before)}", bug))
+            problems.append(Problem(f"{where}: before {sorted(_paths(got.before))} != {sorted(want.before)}"))
         if want.inside is not None and (got.inside is None or got.inside.anchor != want.inside):
             problems.append(Problem(f"{where}: inside {got.inside} != {want.inside}"))
     anchors = {a.path for a in result.anchors}
@@ -154,21 +125,15 @@ def partial_problems(g: Generated, result: TargetResult, calls: list, model: nn.
     beyond an untraced region are unknown). Module anchors are all listed.
     """
     problems: list[Problem] = []
-    keys = [(s.module_path, s.kind, s.variant) for s in result.sites]
+    keys = [(s.module_path, s.kind, s.variant, s.region is None) for s in result.sites]
     regions = sorted(g.untraced)
     for text in compare(calls, keys, untraced=regions):
         if not text.startswith("ran in an untraced region"):  # those are told one by one below
             problems.append(Problem("oracle: " + text))
-    aliases = {k[0] for k in keys if k[0] != "shared" and _module_at(model, k[0]) is model.shared}
     for key in lost_in_untraced(calls, keys, regions):
-        bug = None
-        if key[0] == "shared" and aliases:
-            bug = "shared-path-untraced"
-        elif key[0].endswith(".activation") and key[1] == "embedded":
-            bug = "transformer-activation-untraced"
-        problems.append(Problem(f"oracle: ran in an untraced region but not reported: {key}", bug))
+        problems.append(Problem(f"oracle: ran in an untraced region but not reported: {key}"))
     for site in result.sites:
-        if g.in_untraced(site.module_path):
+        if g.in_untraced(site.module_path) or site.region is not None:
             continue
         line = site.source.line if site.source else None
         candidates = [w for w in g.sites if w.region is None and w.key() == (site.module_path, site.kind, site.variant) and w.line == line]
@@ -196,13 +161,6 @@ def partial_problems(g: Generated, result: TargetResult, calls: list, model: nn.
     if missing:
         problems.append(Problem(f"anchors in untraced regions not listed: {sorted(missing)}"))
     return problems
-
-
-def _module_at(model: nn.Module, path: str) -> nn.Module | None:
-    try:
-        return model.get_submodule(path)
-    except AttributeError:
-        return None
 
 
 def check_batch(seeds: list[int], folder: Path) -> dict[int, list[Problem]]:
@@ -233,30 +191,14 @@ def _summary(failures: dict[int, list[Problem]]) -> str:
     lines = [f"{len(failures)} generated model(s) disagree (reproduce: python tests/modelgen.py SEED):"]
     for seed, problems in sorted(failures.items()):
         lines.append(f"  seed {seed}:")
-        lines.extend(f"    {p.text}" + (f"  [known bug {p.bug}]" if p.bug else "") for p in problems[:6])
+        lines.extend(f"    {p.text}" for p in problems[:6])
     return "\n".join(lines)
 
 
 @pytest.mark.parametrize("index", range(len(BATCHES)), ids=lambda i: f"seeds{BATCHES[i][0]}-{BATCHES[i][-1]}")
 def test_generated_models(index: int, tmp_path_factory: pytest.TempPathFactory) -> None:
     results = batch_results(index, tmp_path_factory)
-    new = {seed: ps for seed, ps in results.items() if any(p.bug is None for p in ps)}
-    assert not new, _summary(new)
-
-
-@pytest.mark.parametrize(
-    "bug",
-    [pytest.param(tag, marks=pytest.mark.xfail(strict=True, reason=reason)) for tag, reason in KNOWN_BUGS.items()],
-)
-def test_known_bug_still_present(bug: str, tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Fails (xfail) while generated models show ``bug``; passes (XPASS) once it is fixed."""
-    hit = {
-        seed: [p for p in ps if p.bug == bug]
-        for i in range(len(BATCHES))
-        for seed, ps in batch_results(i, tmp_path_factory).items()
-    }
-    hit = {seed: ps for seed, ps in hit.items() if ps}
-    assert not hit, _summary(hit)
+    assert not results, _summary(results)
 
 
 def test_generator_covers_every_spelling() -> None:
@@ -311,13 +253,12 @@ def test_mutated_relufind_is_caught(mutate, affected, symptom, tmp_path: Path, m
     assert expect, "the batch must contain affected models for this check to mean anything"
     mutate(monkeypatch)
     failures = check_batch(seeds, tmp_path)
-    failing = {seed for seed, ps in failures.items() if any(p.bug is None for p in ps)}
+    failing = set(failures)
     assert failing == expect, _summary(failures)
     for seed in expect:
         assert any(s in p.text for p in failures[seed] for s in symptom), _summary({seed: failures[seed]})
 
 
-@pytest.mark.xfail(strict=True, reason=KNOWN_BUGS["inplace-alias-chain"])
 def test_chained_inplace_relus_reach_the_saved_skip(write_model) -> None:  # type: ignore[no-untyped-def]
     """A hand-written instance of the in-place chain the generator found."""
     from conftest import analyse

@@ -117,7 +117,7 @@ EXTRA_TARGET_KEYS: dict[str, object] = {
     "hidden_variants": dict,
     "unseen": [{"module_path": str, "op": str, "variant": str, "source": SOURCE}],
 }
-EXTRA_SITE_KEYS: dict[str, object] = {"after_complete": bool, "before_complete": bool}
+EXTRA_SITE_KEYS: dict[str, object] = {"after_complete": bool, "before_complete": bool, "region": Nullable(str)}
 
 
 def check(value: Any, schema: object, where: str = "$", extra: dict[str, object] | None = None) -> None:

@@ -60,6 +60,7 @@ def _site(site: Site) -> dict[str, Any]:
         "traced": site.traced,
         "after_complete": site.after_complete,
         "before_complete": site.before_complete,
+        "region": site.region,
     }
 
 

@@ -151,6 +151,8 @@ def _add_site(branch: Tree, site: Site) -> None:
         label.append("  in-place", "yellow")
     if not site.traced:
         label.append("  (read from source)", "yellow")
+    elif site.region is not None:
+        label.append(f"  (traced on its own inside untraced {site.region or 'root'})", "yellow")
     where = f"{display_path(site.source.file)}:{site.source.line}" if site.source else "?"
     label.append(f"  {where}", "dim")
     node = branch.add(label)
