@@ -58,18 +58,18 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 @pytest.fixture
-def restore_imports() -> object:
+def restore_imports(tmp_path_factory: pytest.TempPathFactory) -> object:
     """Undo what loading model files does to sys.path and sys.modules after the test.
 
-    Only modules loaded from the temp folder or tests/fixtures are forgotten (never torch's
-    own lazily imported submodules), so each test imports its model files afresh.
+    Only modules loaded from pytest's temp folders or tests/fixtures are forgotten — never
+    torch's own lazily imported submodules, even when the checkout (and its .venv) lies
+    under /tmp: re-importing those registers torch operator libraries twice.
     """
     import sys
-    import tempfile
 
     saved_path = list(sys.path)
     before = set(sys.modules)
-    roots = (str(Path(tempfile.gettempdir()).resolve()), str(FIXTURES))
+    roots = (str(tmp_path_factory.getbasetemp().resolve()) + "/", str(FIXTURES) + "/")
     yield
     sys.path[:] = saved_path
     for name in set(sys.modules) - before:
