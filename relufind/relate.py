@@ -19,8 +19,7 @@ import torch
 import torch.fx as fx
 import torch.nn as nn
 
-from .detect import Detected
-from .report import Anchor, Relation, Site
+from .report import Anchor
 from .trace import Traced
 
 ANCHOR_TYPES: tuple[type, ...] = (
@@ -64,7 +63,6 @@ def anchor_predicate(extra_names: Iterable[str] = ()) -> Callable[[nn.Module], b
 #: from the relations a site reports (an empty list already means "input"/"output").
 INPUT = Anchor("<input>", "input")
 OUTPUT = Anchor("<output>", "output")
-BOUNDARIES = (INPUT, OUTPUT)
 
 
 @dataclass(frozen=True)
@@ -371,25 +369,3 @@ def _label(traced: Traced, node: fx.Node) -> str | None:
     if node.op == "call_method":
         return None if node.target in _SILENT_METHODS else str(node.target)
     return None
-
-
-def attach(detected: Detected, relations: Relations) -> Site:
-    """The report's Site for a detected one, with its relations."""
-    return Site(
-        kind=detected.kind,
-        variant=detected.variant,
-        op=detected.op,
-        module_path=detected.module_path,
-        module_type=detected.module_type,
-        inplace=detected.inplace,
-        source=detected.source,
-        after=_relations(relations.up(detected.node)),
-        before=_relations(relations.down(detected.node)),
-        inside=detected.inside,
-        traced=True,
-        node=detected.node.name,
-    )
-
-
-def _relations(reach: Reach) -> tuple[Relation, ...]:
-    return tuple(Relation(a.path, a.type, via) for a, via in reach.items() if a not in BOUNDARIES)

@@ -117,12 +117,3 @@ def concrete_defaults(module: nn.Module) -> dict[str, Any]:
         and isinstance(p.default, _CONCRETE_DEFAULT_TYPES)
         and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
     }
-
-
-def trace(
-    model: nn.Module, extra_leaves: Callable[[nn.Module], bool] | None = None
-) -> Traced:
-    """Trace ``model``; tracing errors propagate to the caller (which owns fallbacks)."""
-    tracer = RelufindTracer(extra_leaves)
-    graph = tracer.trace(model, concrete_args=concrete_defaults(model) or None)
-    return Traced(model, graph, tracer.node_info, entered=frozenset(tracer.entered))
