@@ -79,7 +79,9 @@ def scan(
     """Analyse an already-built model object. Nothing is printed."""
     options = Options(variants=variants, anchors=tuple(anchors), eval=eval)
     model_name = name or type(model).__name__
-    return _analyse(model, model_name, model_name, options, device=_device(model), build="given")
+    from .build import device_of
+
+    return _analyse(model, model_name, model_name, options, device=device_of(model), build="given")
 
 
 def scan_targets(
@@ -299,11 +301,12 @@ def _analyse(
 
     if options.eval:
         model.eval()
-    analysis = analyse(model, anchor_predicate(options.anchors))
+    is_anchor = anchor_predicate(options.anchors)
+    analysis = analyse(model, is_anchor)
     modules = [(path, type(m).__name__) for path, m in model.named_modules(remove_duplicate=False)]
     traced_with = "fx"
     if analysis.untraced and options.input_shapes:
-        exported = _second_opinion(model, options, anchor_predicate(options.anchors))
+        exported = _second_opinion(model, options, is_anchor)
         if exported is not None:
             analysis, traced_with = exported, "torch.export"
     return _result(analysis, target, name, options, device, build, modules, traced_with)
@@ -394,8 +397,3 @@ def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
 
-
-def _device(model: nn.Module) -> str:
-    for tensor in model.parameters():
-        return tensor.device.type
-    return "cpu"

@@ -40,7 +40,7 @@ class NeedsArguments(TargetFailure):
 def build(obj: object, name: str, args: Mapping[str, Any], *, strict_args: bool) -> Built:
     """Make an ``nn.Module`` from a class, a factory or an instance named ``name``."""
     if isinstance(obj, nn.Module):
-        return Built(obj, _device_of(obj), "given")
+        return Built(obj, device_of(obj), "given")
     if not callable(obj):
         raise TargetFailure(
             "NotAModule",
@@ -109,7 +109,7 @@ def _construct(factory: Callable[..., Any], name: str, kwargs: dict[str, Any]) -
             raise TargetFailure(
                 "NotAModule", f"'{name}' returned {_a(type(model).__name__)}, not an nn.Module"
             )
-        return Built(model, "meta" if how != "cpu" else _device_of(model), how)
+        return Built(model, "meta" if how != "cpu" else device_of(model), how)
     raise AssertionError("unreachable: the cpu attempt either returns or raises")
 
 
@@ -159,7 +159,7 @@ def _weights_on_meta() -> Iterator[None]:
         nn.Module.register_buffer = original_buffer  # type: ignore[method-assign]
 
 
-def _device_of(model: nn.Module) -> str:
+def device_of(model: nn.Module) -> str:
     for tensor in model.parameters():
         return tensor.device.type
     for tensor in model.buffers():
