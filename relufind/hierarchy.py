@@ -51,10 +51,18 @@ class Analysis:
     transfer: Transfer = field(default_factory=lambda: Transfer({UNKNOWN_IN: ()}, {UNKNOWN_OUT: ()}))
 
     def absorb(self, other: Analysis, found: list[Found]) -> None:
+        """Take in a sub-region's findings; ``found`` are its sites placed in this region.
+
+        A module called twice is absorbed twice: its sites count per call, its anchors,
+        untraced regions and unseen calls once.
+        """
         self.found.extend(found)
-        self.anchors.extend(a for a in other.anchors if a not in self.anchors)
-        self.untraced.extend(other.untraced)
-        self.unseen.extend(other.unseen)
+        for mine, theirs in (
+            (self.anchors, other.anchors),
+            (self.untraced, other.untraced),
+            (self.unseen, other.unseen),
+        ):
+            mine.extend(item for item in theirs if item not in mine)
 
 
 class _Analyser:

@@ -296,3 +296,26 @@ def test_input_shape_cannot_resolve_value_dependent_branches() -> None:
     result = analyse(f"{UNTRACEABLE}:DataDependentBranch", input_shapes=((1, 3, 8, 8),))
     assert result.status == "partial" and result.traced_with == "fx"
     assert [u.module_path for u in result.untraced] == ["gate"]
+
+
+def test_untraced_module_called_twice_is_one_region_with_sites_per_call(write_model: Callable[..., Path]) -> None:
+    path = write_model(
+        """
+        class Gate(nn.Module):
+            def forward(self, x):
+                if x.sum() > 0:
+                    return F.relu(x)
+                return x
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.gate = Gate()
+
+            def forward(self, x):
+                return self.gate(self.gate(x))
+        """
+    )
+    result = analyse(f"{path}:Net")
+    assert [u.module_path for u in result.untraced] == ["gate"]
+    assert [(s.module_path, s.traced, s.region) for s in result.sites] == [("gate", False, "gate")] * 2
