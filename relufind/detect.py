@@ -251,16 +251,18 @@ def embedded_in(
 def _containing_anchor(
     leaf: nn.Module, leaf_path: str, sub_path: str, is_anchor: Callable[[nn.Module], bool]
 ) -> Inside:
-    """The innermost anchor on the way from ``leaf`` down to ``sub_path``, else the leaf."""
-    best = Inside(leaf_path, type(leaf).__name__)
-    module = leaf
+    """The innermost anchor on the way from ``leaf`` down to ``sub_path``; without one, the
+    innermost layer that hides the ReLU (a Transformer layer, not the Transformer around it;
+    for an activation module, the layer that holds it)."""
+    chain = [(leaf_path, leaf)]
     parts = sub_path.split(".") if sub_path else []
     for depth, part in enumerate(parts):
-        module = getattr(module, part)
-        if is_anchor(module):
-            path = ".".join([p for p in [leaf_path] if p] + parts[: depth + 1])
-            best = Inside(path, type(module).__name__)
-    return best
+        path = ".".join([p for p in [leaf_path] if p] + parts[: depth + 1])
+        chain.append((path, getattr(chain[-1][1], part)))
+    anchors = [(path, module) for path, module in chain if is_anchor(module)]
+    layers = [(path, module) for path, module in chain if read_module(module) is None]
+    path, module = (anchors or layers or chain)[-1]
+    return Inside(path, type(module).__name__)
 
 
 # -- the graph walk ---------------------------------------------------------------------------

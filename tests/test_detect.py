@@ -384,7 +384,10 @@ def test_transformer_encoder_has_one_site_per_layer() -> None:
          "torch.nn.TransformerEncoderLayer(activation=relu)", False, line_no)
         for i in range(3)
     ]
-    assert {s.inside for s in result.sites} == {Inside("encoder", "TransformerEncoder")}
+    # inside names the layer that hides each ReLU, not the stack around the layers
+    assert [s.inside for s in result.sites] == [
+        Inside(f"encoder.layers.{i}", "TransformerEncoderLayer") for i in range(3)
+    ]
 
 
 def test_full_transformer() -> None:
@@ -398,7 +401,9 @@ def test_full_transformer() -> None:
         ("transformer.decoder.layers.0", *dec, False, line_no),
         ("transformer.decoder.layers.1", *dec, False, line_no),
     ]
-    assert {s.inside for s in result.sites} == {Inside("transformer", "Transformer")}
+    assert [s.inside for s in result.sites] == [
+        Inside(s.module_path, s.module_type) for s in result.sites
+    ]
 
 
 def test_transformer_activation_module() -> None:
