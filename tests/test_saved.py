@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -34,10 +35,12 @@ def saved(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "exported": folder / "net.pt2",
         "pickle": folder / "pickled.pt",
     }
-    torch.jit.save(torch.jit.script(model), str(paths["torchscript"]))
-    program = torch.export.export(model, SavedNet.example_input(), strict=False)
-    torch.export.save(program, str(paths["exported"]))
-    torch.save(model, str(paths["pickle"]))
+    with warnings.catch_warnings():  # torch's own deprecation notes on writing these files
+        warnings.simplefilter("ignore")
+        torch.jit.save(torch.jit.script(model), str(paths["torchscript"]))
+        program = torch.export.export(model, SavedNet.example_input(), strict=False)
+        torch.export.save(program, str(paths["exported"]))
+        torch.save(model, str(paths["pickle"]))
     return paths
 
 
