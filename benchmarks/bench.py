@@ -105,12 +105,12 @@ def in_process(runs: int) -> None:
         def ours(target=target) -> None:  # type: ignore[no-untyped-def]
             scan_targets([str(ROOT / target)], Options(), diagnostics=lambda line: None)
 
-        floor_ms = _median_ms(floor, runs)
-        ours_ms = _median_ms(ours, runs)
+        floor_ms = median_ms(floor, runs)
+        ours_ms = median_ms(ours, runs)
         print(f"{target:52} {floor_ms:8.0f} {ours_ms:9.0f} {ours_ms / floor_ms:5.2f}x")
 
 
-def _median_ms(function, runs: int) -> float:  # type: ignore[no-untyped-def]
+def median_ms(function, runs: int = 7) -> float:  # type: ignore[no-untyped-def]
     times = []
     for _ in range(runs):
         start = time.perf_counter()

@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
 import torch.fx
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "benchmarks")]
 
+from bench import median_ms  # noqa: E402
 from oracle import record  # noqa: E402
 
 from relufind.analyze import Options, scan_targets  # noqa: E402
@@ -47,8 +46,8 @@ def main() -> int:
         report = scan_targets([f"{FILE}:{name}"], Options(), diagnostics=lambda line: None)
         result = report.targets[0]
         traced = sum(s.traced for s in result.sites)
-        fx_ms = _median_ms(lambda cls=cls: _bare_trace(cls))
-        ours_ms = _median_ms(lambda name=name: scan_targets([f"{FILE}:{name}"], Options(), lambda line: None))
+        fx_ms = median_ms(lambda cls=cls: _bare_trace(cls))
+        ours_ms = median_ms(lambda name=name: scan_targets([f"{FILE}:{name}"], Options(), lambda line: None))
         fx_sites = 0 if _bare_trace(cls) else "?"
         totals[0] += len(calls)
         totals[1] += len(result.sites)
@@ -72,15 +71,6 @@ def _bare_trace(cls: type) -> bool:
         torch.fx.symbolic_trace(model)
         return False
     return True
-
-
-def _median_ms(function, runs: int = 7) -> float:  # type: ignore[no-untyped-def]
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        function()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.machinery
 import importlib.util
 import inspect
 import keyword
@@ -134,21 +135,32 @@ def _import_in_package(package_root: Path, dotted: str) -> ModuleType:
         locations = list(found.submodule_search_locations or []) if found else []
     if any(Path(location).resolve() == top_dir for location in locations):
         return importlib.import_module(dotted)
-    alias = f"_relufind_{hashlib.sha1(str(top_dir).encode()).hexdigest()[:8]}_{top}"
+    alias = _unique_name(top_dir, top)
     if alias not in sys.modules:
         spec = importlib.util.spec_from_file_location(
             alias, top_dir / "__init__.py", submodule_search_locations=[str(top_dir)]
         )
         if spec is None or spec.loader is None:
             raise ImportError(f"cannot import the package in {top_dir}", name=top)
-        package = importlib.util.module_from_spec(spec)
-        sys.modules[alias] = package
-        try:
-            spec.loader.exec_module(package)
-        except BaseException:
-            sys.modules.pop(alias, None)
-            raise
+        _exec_registered(alias, spec)
     return importlib.import_module(f"{alias}.{rest}")
+
+
+def _unique_name(path: Path, name: str) -> str:
+    return f"_relufind_{hashlib.sha1(str(path).encode()).hexdigest()[:8]}_{name}"
+
+
+def _exec_registered(name: str, spec: importlib.machinery.ModuleSpec) -> ModuleType:
+    """Run a module under ``name`` in sys.modules (as import does), unregistered if it fails."""
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    return module
 
 
 def _package_name(path: Path) -> tuple[Path, str]:
@@ -166,19 +178,11 @@ def _exec_standalone(path: Path, name: str) -> ModuleType:
     # `model.py`) gets a unique name, so it never shadows another module.
     existing = sys.modules.get(name)
     if existing is not None and _module_file(existing) != path:
-        digest = hashlib.sha1(str(path).encode()).hexdigest()[:8]
-        name = f"_relufind_{digest}_{name}"
+        name = _unique_name(path, name)
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise TargetFailure("ImportError", f"cannot import '{path}'")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        sys.modules.pop(name, None)
-        raise
-    return module
+    return _exec_registered(name, spec)
 
 
 def _module_file(module: ModuleType) -> Path | None:
