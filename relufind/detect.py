@@ -282,7 +282,7 @@ def detect(
         if _is_integer(node, integers):
             integers.add(node)
         if node.op == "call_module":
-            if opaque is not None and opaque(traced.root.get_submodule(str(node.target))):
+            if opaque is not None and opaque(traced.submodule(str(node.target))):
                 continue
             found.extend(_module_sites(traced, node, is_anchor))
         elif node.op in ("call_function", "call_method"):
@@ -381,7 +381,7 @@ def _lookup_function(target: Any) -> Spelling | None:
 def _module_sites(
     traced: Traced, node: fx.Node, is_anchor: Callable[[nn.Module], bool]
 ) -> Iterator[Detected]:
-    module = traced.root.get_submodule(str(node.target))
+    module = traced.submodule(str(node.target))
     path = traced.qualify(str(node.target))
     source = traced.owner(node).source
     reading = read_module(module)

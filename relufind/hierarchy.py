@@ -206,7 +206,7 @@ class _Analyser:
 
 def _module_calls(traced: Traced) -> list[tuple[fx.Node, nn.Module]]:
     return [
-        (node, traced.root.get_submodule(str(node.target)))
+        (node, traced.submodule(str(node.target)))
         for node in traced.graph.nodes
         if node.op == "call_module"
     ]
@@ -237,15 +237,14 @@ def _canonical(analysis: Analysis, model: nn.Module) -> Analysis:
     region analysed on its own would otherwise be reported under a second, local path.
     """
     first_path: dict[int, str] = {}
-    for path, module in model.named_modules():
+    module_at: dict[str, nn.Module] = {}
+    for path, module in model.named_modules(remove_duplicate=False):
         first_path.setdefault(id(module), path)
+        module_at[path] = module
 
     def canon(path: str) -> str:
-        try:
-            module = model.get_submodule(path) if path else model
-        except AttributeError:  # a functional anchor's node name, not a module
-            return path
-        return first_path.get(id(module), path)
+        module = module_at.get(path)  # None: a functional anchor's node name, not a module
+        return path if module is None else first_path[id(module)]
 
     def anchor(a: Anchor) -> Anchor:
         return a if a in _MARKERS else Anchor(canon(a.path), a.type)
@@ -325,7 +324,7 @@ def unseen_calls(traced: Traced, found: list[Found]) -> list[Unseen]:
     modules_at = {traced.qualify(p): m for p, m in traced.root.named_modules(remove_duplicate=False)}
     unseen = []
     for relative in sorted(traced.entered):
-        module = traced.root.get_submodule(relative) if relative else traced.root
+        module = traced.submodule(relative)
         if _is_torch_module(module):
             continue
         path = traced.qualify(relative)

@@ -154,7 +154,7 @@ def _mutated_input(traced: Traced, node: fx.Node) -> fx.Node | None:
         name = getattr(node.target, "__name__", "")
         inplace = (name.endswith("_") and not name.endswith("__")) or node.kwargs.get("inplace") is True
     elif node.op == "call_module":
-        inplace = getattr(traced.root.get_submodule(str(node.target)), "inplace", False) is True
+        inplace = getattr(traced.submodule(str(node.target)), "inplace", False) is True
     else:
         inplace = False
     return first if inplace else None
@@ -315,7 +315,7 @@ def _anchor_regions(
 
 def _own_anchor(traced: Traced, node: fx.Node, is_anchor: Callable[[nn.Module], bool]) -> Anchor | None:
     if node.op == "call_module":
-        module = traced.root.get_submodule(str(node.target))
+        module = traced.submodule(str(node.target))
         return Anchor(traced.qualify(str(node.target)), type(module).__name__) if is_anchor(module) else None
     if node.op == "call_function":
         try:
@@ -360,7 +360,7 @@ def _outermost_anchor_on_path(
 def _label(traced: Traced, node: fx.Node) -> str | None:
     """How a node is named in ``via``; None for nodes a reader need not see."""
     if node.op == "call_module":
-        module = traced.root.get_submodule(str(node.target))
+        module = traced.submodule(str(node.target))
         return f"{type(module).__name__} {traced.qualify(str(node.target))}"
     if node.op == "call_function":
         if node.target in _SILENT_FUNCTIONS:

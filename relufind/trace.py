@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import torch
@@ -49,6 +50,15 @@ class Traced:
     prefix: str = ""
     #: paths (relative to ``root``) of the modules whose ``forward`` was traced through
     entered: frozenset[str] = frozenset({""})
+
+    @cached_property
+    def _module_table(self) -> dict[str, nn.Module]:
+        return dict(self.root.named_modules(remove_duplicate=False))
+
+    def submodule(self, path: str) -> nn.Module:
+        """``root.get_submodule(path)``, from a table built once (it is asked per node)."""
+        module = self._module_table.get(path)
+        return module if module is not None else self.root.get_submodule(path)
 
     def qualify(self, path: str) -> str:
         """A path relative to ``root`` as a path in the whole model."""
