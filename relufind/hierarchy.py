@@ -12,6 +12,7 @@ placed relative to the anchors around the leaf's call in the parent graph.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -21,7 +22,7 @@ import torch.nn as nn
 from .detect import Detected, detect, embedded_in, module_op, read_module
 from .relate import INPUT, OUTPUT, Reach, Relations, Transfer, relate
 from .report import Anchor, Inside, Relation, Site, SourceLoc, Unseen, Untraced
-from .srcread import called_children, readable, referenced_attributes, relu_calls
+from .srcread import called_children, function_relu_calls, readable, referenced_attributes, relu_calls
 from .trace import RelufindTracer, Traced, concrete_defaults
 
 #: a site's reach leaves a region analysed apart from its surroundings: beyond is unknown
@@ -114,8 +115,30 @@ class _Analyser:
                 outer_up = relations.up(node)
                 outer_down = relations.down(node)
                 result.absorb(inner, [_placed(f, outer_up, outer_down) for f in inner.found])
+            elif _is_wrapped_function(node):
+                self._wrapped_function(result, traced, node, relations)
         result.unseen.extend(unseen_calls(traced, result.found))
         return result
+
+    def _wrapped_function(
+        self, result: Analysis, traced: Traced, node: fx.Node, relations: Relations
+    ) -> None:
+        """A function fx kept as one node (``torch.fx.wrap``): its ReLUs read from its source."""
+        info = traced.owner(node)
+        owner = traced.qualify(info.owner_path)
+        name = getattr(node.target, "__qualname__", str(node.target))
+        untraced = Untraced(owner, f"{name}() is wrapped (torch.fx.wrap): fx keeps it as one node")
+        if untraced not in result.untraced:
+            result.untraced.append(untraced)
+        up = {**relations.up(node), UNKNOWN_IN: ()}
+        down = {**relations.down(node), UNKNOWN_OUT: ()}
+        for call in function_relu_calls(node.target):
+            site = Site(
+                kind=call.kind, variant=call.variant, op=call.op, module_path=owner,
+                module_type=info.owner_type.__name__, inplace=call.inplace,
+                source=SourceLoc(call.file, call.line), traced=False, region=owner,
+            )
+            result.found.append(Found(site, up, down))
 
     # -- a region read from source ----------------------------------------------------------
 
@@ -202,6 +225,14 @@ class _Analyser:
             if sub_path == path:
                 return inside
         return None
+
+
+def _is_wrapped_function(node: fx.Node) -> bool:
+    """A user's Python function as a graph node: fx only does that for wrapped functions."""
+    if node.op != "call_function" or not inspect.isfunction(node.target):
+        return False
+    package = (node.target.__module__ or "").partition(".")[0]
+    return package not in ("torch", "relufind")
 
 
 def _module_calls(traced: Traced) -> list[tuple[fx.Node, nn.Module]]:

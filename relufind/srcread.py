@@ -53,7 +53,17 @@ _UNKNOWN = _Unknown()
 
 def relu_calls(module: nn.Module) -> list[SourceCall]:
     """ReLU-family calls in ``type(module).forward``; [] when it has no readable source."""
-    parsed = _parsed_forward(type(module))
+    return _relu_calls(_parsed_forward(type(module)), module)
+
+
+def function_relu_calls(function: Any) -> list[SourceCall]:
+    """ReLU-family calls in a plain function's body (one fx keeps opaque: ``torch.fx.wrap``)."""
+    if not inspect.isfunction(function):
+        return []
+    return _relu_calls(_parsed_function(function, has_self=False), None)
+
+
+def _relu_calls(parsed: _Parsed | None, module: nn.Module | None) -> list[SourceCall]:
     if parsed is None:
         return []
     tree, file, first_line, self_name, namespace = parsed
@@ -64,7 +74,7 @@ def relu_calls(module: nn.Module) -> list[SourceCall]:
             first_line + (call.end_lineno or call.lineno) - 1,
             *applied,
         )
-        for call in _calls(tree)
+        for call in sorted(_calls(tree), key=lambda c: (c.lineno, c.col_offset))  # source order
         for applied in _read_call(call, module, self_name, namespace)
     ]
 
@@ -125,22 +135,33 @@ def _self_reads(function: ast.AST, self_name: str) -> Iterator[str]:
             yield node.attr
 
 
+#: a parsed function: its tree, file, first line, the name of ``self`` ("" for none), globals
+_Parsed = tuple[ast.AST, str, int, str, dict[str, Any]]
+
+
 @lru_cache(maxsize=1024)
-def _parsed_forward(cls: type) -> tuple[ast.AST, str, int, str, dict[str, Any]] | None:
+def _parsed_forward(cls: type) -> _Parsed | None:
     forward = getattr(cls, "forward", None)
     if forward is None or forward is nn.Module.forward:
         return None
-    forward = inspect.unwrap(forward)
+    return _parsed_function(inspect.unwrap(forward), has_self=True)
+
+
+@lru_cache(maxsize=1024)
+def _parsed_function(function: Any, *, has_self: bool) -> _Parsed | None:
     try:
-        lines, first_line = _source_lines(forward)
-        file = inspect.getsourcefile(forward) or "<unknown>"
+        lines, first_line = _source_lines(function)
+        file = inspect.getsourcefile(function) or "<unknown>"
         tree = ast.parse(textwrap.dedent("".join(lines)))
     except (OSError, TypeError, SyntaxError, IndentationError):
         return None
-    function = tree.body[0] if tree.body else None
-    if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)) or not function.args.args:
+    definition = tree.body[0] if tree.body else None
+    if not isinstance(definition, (ast.FunctionDef, ast.AsyncFunctionDef)):
         return None
-    return tree, file, first_line, function.args.args[0].arg, getattr(forward, "__globals__", {})
+    if has_self and not definition.args.args:
+        return None
+    self_name = definition.args.args[0].arg if has_self else ""
+    return tree, file, first_line, self_name, getattr(function, "__globals__", {})
 
 
 def _source_lines(obj: Any) -> tuple[list[str], int]:
@@ -175,11 +196,11 @@ def _calls(tree: ast.AST) -> Iterator[ast.Call]:
 
 
 def _read_call(
-    call: ast.Call, module: nn.Module, self_name: str, namespace: dict[str, Any]
+    call: ast.Call, module: nn.Module | None, self_name: str, namespace: dict[str, Any]
 ) -> list[_Applied]:
     func = call.func
     if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == self_name:
-        return _read_child_call(module, func.attr)
+        return _read_child_call(module, func.attr) if module is not None else []
     target = _resolve(func, namespace)
     if target is not _UNKNOWN:
         spelling = _function_spelling(target)

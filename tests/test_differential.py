@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import torch.fx
 import torch.nn as nn
 import torch.nn.functional as F
 from conftest import SAMPLES, analyse
@@ -326,6 +327,31 @@ class Untraceable(nn.Module):
         return self.relu(self.guarded(self.conv(x)))
 
 
+def gated_helper(x: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:
+    """A helper timm-style code wraps with torch.fx.wrap: fx keeps it as one opaque node."""
+    if gate.mean() > 0:
+        return F.relu(x * gate)
+    return x.clamp(min=0)
+
+
+torch.fx.wrap("gated_helper")
+
+
+class WrappedHelper(nn.Module):
+    """The ReLUs inside a wrapped function are read from its source, not lost."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(C, C, 1)
+
+    @staticmethod
+    def example_input() -> tuple[torch.Tensor]:
+        return _seq()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(gated_helper(self.conv(x), x))
+
+
 class GuardedShared(nn.Module):
     """An untraceable block calling a ReLU instance its parent registered first."""
 
@@ -391,6 +417,7 @@ OWN_MODELS = [
     Untraceable,
     SharedInUntraced,
     TransformerInUntraced,
+    WrappedHelper,
 ]
 
 

@@ -319,3 +319,40 @@ def test_untraced_module_called_twice_is_one_region_with_sites_per_call(write_mo
     result = analyse(f"{path}:Net")
     assert [u.module_path for u in result.untraced] == ["gate"]
     assert [(s.module_path, s.traced, s.region) for s in result.sites] == [("gate", False, "gate")] * 2
+
+
+def test_relus_inside_a_wrapped_function_are_read_from_its_source(write_model: Callable[..., Path]) -> None:
+    """torch.fx.wrap keeps a helper as one node (timm does this); its ReLUs must not vanish."""
+    path = write_model(
+        """
+        import torch.fx
+
+        def gated(x, gate):
+            if gate.sum() > 0:
+                return F.relu(x * gate)
+            return x.clamp(min=0)
+
+        torch.fx.wrap("gated")
+
+        class Wrapped(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.conv = nn.Conv1d(2, 2, 1)
+                self.head = nn.Conv1d(2, 2, 1)
+
+            def forward(self, x):
+                return self.head(gated(self.conv(x), x))
+        """
+    )
+    result = analyse(f"{path}:Wrapped")
+    assert result.status == "partial"
+    assert [u.module_path for u in result.untraced] == [""]
+    assert "gated() is wrapped" in result.untraced[0].reason
+    assert [(s.kind, s.op, s.traced, s.region) for s in result.sites] == [
+        ("function", "torch.nn.functional.relu", False, ""),
+        ("clamp", "Tensor.clamp", False, ""),
+    ]
+    for site in result.sites:
+        # the anchors around the call are known; what the function does inside is not
+        assert after_anchors(site) == ["conv"] and not site.after_complete
+        assert before_anchors(site) == ["head"] and not site.before_complete
