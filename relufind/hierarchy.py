@@ -169,7 +169,7 @@ class _Analyser:
         referenced = referenced_attributes(module)
         for name, child in module.named_children():
             if name in referenced:
-                self._child_of_unread(result, child, _join(prefix, name), counted=name in called)
+                self._child_of_unread(result, child, _join(prefix, name), called.get(name))
         # everything found here is counted per call expression, not per call: say where
         result.found = [
             Found(dataclasses.replace(f.site, region=prefix), f.up, f.down) if f.site.region is None else f
@@ -177,25 +177,36 @@ class _Analyser:
         ]
         return result
 
-    def _child_of_unread(self, result: Analysis, child: nn.Module, path: str, *, counted: bool) -> None:
-        """A child that the source of a module read from source uses.
+    def _child_of_unread(
+        self, result: Analysis, child: nn.Module, path: str, call: SourceLoc | None
+    ) -> None:
+        """A child that the source of a module read from source uses (``call``: where
+        ``forward`` calls it as ``self.child(``, if it does).
 
-        A torch leaf called as ``self.child(`` in ``forward`` was counted per call expression;
-        one used otherwise (held in a ModuleList iterated in a loop, passed to a helper) is
-        counted once. A child the class never mentions applies no ReLU and is left out.
+        A torch leaf called that way was counted per call expression; one used otherwise
+        (held in a ModuleList iterated in a loop, passed to a helper) is counted once. A child
+        the class never mentions applies no ReLU and is left out. Sites of a child analysed on
+        its own that have no line of their own (torch code such as ``nn.Sequential`` made the
+        call) get the line that calls the child.
         """
         if isinstance(child, (nn.ModuleList, nn.ModuleDict)):
             for name, grandchild in child.named_children():
-                self._child_of_unread(result, grandchild, _join(path, name), counted=False)
+                self._child_of_unread(result, grandchild, _join(path, name), None)
             return
         if self.is_anchor(child) and not isinstance(child, nn.Sequential):
             result.anchors.append(Anchor(path, type(child).__name__))
         if _is_torch_leaf(child):
-            if not counted:
+            if call is None:
                 result.found.extend(self._embedded_uncalled(child, path))
             return
         inner = self.module(child, path)
-        result.absorb(inner, [_placed(f, {UNKNOWN_IN: ()}, {UNKNOWN_OUT: ()}) for f in inner.found])
+        placed = [_placed(f, {UNKNOWN_IN: ()}, {UNKNOWN_OUT: ()}) for f in inner.found]
+        if call is not None:
+            placed = [
+                Found(dataclasses.replace(f.site, source=call), f.up, f.down) if f.site.source is None else f
+                for f in placed
+            ]
+        result.absorb(inner, placed)
 
     def _embedded_uncalled(self, child: nn.Module, path: str) -> list[Found]:
         """ReLUs of a torch leaf used other than by a ``self.child(`` call in ``forward``."""

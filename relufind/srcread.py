@@ -22,7 +22,7 @@ from typing import Any
 import torch.nn as nn
 
 from .detect import FUNCTIONS, METHODS, Spelling, embedded_in, module_op, read_module
-from .report import SiteKind
+from .report import SiteKind, SourceLoc
 
 
 @dataclass(frozen=True)
@@ -85,19 +85,18 @@ def readable(module: nn.Module) -> bool:
     return forward is nn.Module.forward or _parsed_forward(type(module)) is not None
 
 
-def called_children(module: nn.Module) -> set[str]:
-    """Names of the attributes ``forward`` calls as ``self.<name>(...)``."""
+def called_children(module: nn.Module) -> dict[str, SourceLoc]:
+    """The attributes ``forward`` calls as ``self.<name>(...)``, each with its first call's line."""
     parsed = _parsed_forward(type(module))
     if parsed is None:
-        return set()
-    tree, _, _, self_name, _ = parsed
-    return {
-        call.func.attr
-        for call in _calls(tree)
-        if isinstance(call.func, ast.Attribute)
-        and isinstance(call.func.value, ast.Name)
-        and call.func.value.id == self_name
-    }
+        return {}
+    tree, file, first_line, self_name, _ = parsed
+    called: dict[str, SourceLoc] = {}
+    for call in sorted(_calls(tree), key=lambda c: (c.lineno, c.col_offset)):
+        if _is_self_call(call, self_name):
+            assert isinstance(call.func, ast.Attribute)
+            called.setdefault(call.func.attr, SourceLoc(file, first_line + call.lineno - 1))
+    return called
 
 
 def referenced_attributes(module: nn.Module) -> set[str]:
@@ -199,7 +198,8 @@ def _read_call(
     call: ast.Call, module: nn.Module | None, self_name: str, namespace: dict[str, Any]
 ) -> list[_Applied]:
     func = call.func
-    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == self_name:
+    if _is_self_call(call, self_name):
+        assert isinstance(func, ast.Attribute)
         return _read_child_call(module, func.attr) if module is not None else []
     target = _resolve(func, namespace)
     if target is not _UNKNOWN:
@@ -211,6 +211,12 @@ def _read_call(
     else:
         applied = None
     return [applied] if applied else []
+
+
+def _is_self_call(call: ast.Call, self_name: str) -> bool:
+    """``self.<name>(...)``."""
+    func = call.func
+    return isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == self_name
 
 
 def _read_child_call(module: nn.Module, attr: str) -> list[_Applied]:

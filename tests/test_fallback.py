@@ -97,6 +97,9 @@ def test_detection_loop_over_images() -> None:
     ]
     backbone_relu = _site(result, "backbone.1", "module")
     assert after_anchors(backbone_relu) == ["backbone.0"]
+    # nn.Sequential made the call (no user line): the line that calls the backbone stands in
+    assert backbone_relu.source is not None
+    assert backbone_relu.source.line == _line(UNTRACEABLE, "features = self.backbone(image.unsqueeze(0))")
     assert not backbone_relu.before_complete
     clamp = _site(result, "", "clamp")
     assert clamp.inplace and clamp.op == "Tensor.clamp_"
