@@ -44,6 +44,8 @@ class Options:
     allow_pickle: bool = False
     #: input shapes for a torch.export second opinion where fx leaves regions untraced
     input_shapes: tuple[tuple[int, ...], ...] = ()
+    #: the lint rules that run (codes); None: the default set (see ``relufind.rules.select``)
+    rules: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)

@@ -8,18 +8,24 @@ from __future__ import annotations
 import ast
 import sys
 from enum import Enum
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from typer.core import TyperCommand
 
 from . import __version__
-from .report import EXIT_ERROR
+from .report import EXIT_ERROR, EXIT_FINDINGS
 
 
 class Format(str, Enum):
     tree = "tree"
     json = "json"
+
+
+def _selectors(values: list[str] | None) -> tuple[str, ...]:
+    """``--select RF001,RF003 --select RF1``: comma-separated and repeatable, as in ruff."""
+    return tuple(part.strip() for value in values or () for part in value.split(",") if part.strip())
 
 
 app = typer.Typer(add_completion=False, rich_markup_mode=None, pretty_exceptions_enable=False)
@@ -35,7 +41,10 @@ class _Command(TyperCommand):
     """Usage errors (bad --format, unknown option, ...) as one line on stderr, exit 2."""
 
     def make_context(self, info_name, args, parent=None, **extra):  # type: ignore[no-untyped-def]
-        from typer._click.exceptions import NoArgsIsHelpError, UsageError
+        try:  # typer >= 0.26 vendors click; older releases depend on click itself
+            from typer._click.exceptions import NoArgsIsHelpError, UsageError
+        except ImportError:
+            from click.exceptions import NoArgsIsHelpError, UsageError
 
         try:
             return super().make_context(info_name, args, parent=parent, **extra)
@@ -50,6 +59,37 @@ def _version(value: bool) -> None:
     if value:
         print(f"relufind {__version__}")
         raise typer.Exit()
+
+
+def _list_rules(value: bool) -> None:
+    if value:
+        from .rules.catalog import RULES
+
+        width = max(len(rule.name) for rule in RULES)
+        for rule in RULES:
+            default = "on " if rule.default else "off"
+            print(f"{rule.code}  {rule.name:<{width}}  {default}  {rule.severity:<7}  {rule.summary}")
+        raise typer.Exit()
+
+
+def _explain(value: str | None) -> None:
+    if value is None:
+        return
+    from .rules.catalog import lookup
+
+    rule = lookup(value)
+    if rule is None:
+        raise _usage_error(f"--explain: unknown rule '{value}' (relufind --list-rules shows them all)")
+    default = "on by default" if rule.default else "off by default (enable with --extend-select)"
+    print(f"{rule.code} {rule.name} ({rule.severity}, {default})\n")
+    print(f"{rule.summary}\n")
+    if rule.explanation:
+        print(f"{rule.explanation}\n")
+    for heading, snippet in (("Fires on:", rule.bad), ("Instead:", rule.good)):
+        if snippet:
+            print(heading)
+            print("".join(f"    {line}\n" if line else "\n" for line in snippet.strip("\n").splitlines()))
+    raise typer.Exit()
 
 
 def parse_arg(text: str) -> tuple[str, Any]:
@@ -79,13 +119,13 @@ def parse_shape(text: str) -> tuple[int, ...]:
 @app.command(no_args_is_help=True, cls=_Command)
 def main_command(
     targets: Annotated[
-        list[str],
+        list[str] | None,
         typer.Argument(
             metavar="TARGET",
             help="file.py:Name, package.module:Name, file.py or folder/",
             show_default=False,
         ),
-    ],
+    ] = None,
     format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.tree,
     arg: Annotated[
         list[str] | None,
@@ -142,6 +182,52 @@ def main_command(
             help="Load pickled full models (torch.save(model)): this runs code stored in the file.",
         ),
     ] = False,
+    select: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--select",
+            metavar="RULES",
+            help="Run only these rules: codes, names, prefixes (RF1) or ALL; comma-separated.",
+        ),
+    ] = None,
+    extend_select: Annotated[
+        list[str] | None,
+        typer.Option("--extend-select", metavar="RULES", help="Run these rules too."),
+    ] = None,
+    ignore: Annotated[
+        list[str] | None,
+        typer.Option("--ignore", metavar="RULES", help="Do not run these rules."),
+    ] = None,
+    config_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            metavar="FILE",
+            help="Read [tool.relufind] from this file instead of the closest pyproject.toml.",
+        ),
+    ] = None,
+    isolated: Annotated[
+        bool,
+        typer.Option("--isolated", help="Ignore every configuration file."),
+    ] = False,
+    exit_zero: Annotated[
+        bool,
+        typer.Option("--exit-zero", help="Exit 0 even when rules fire (errors still exit 2)."),
+    ] = False,
+    list_rules: Annotated[
+        bool,
+        typer.Option("--list-rules", callback=_list_rules, is_eager=True, help="List the rules and exit."),
+    ] = False,
+    explain: Annotated[
+        str | None,
+        typer.Option(
+            "--explain",
+            metavar="RULE",
+            callback=_explain,
+            is_eager=True,
+            help="Explain one rule (code or name) and exit.",
+        ),
+    ] = None,
     debug: Annotated[
         bool,
         typer.Option(
@@ -166,12 +252,23 @@ def main_command(
     unpickling Python objects; a pickled full model needs --allow-pickle.
     """
     from .analyze import Options, scan_targets
+    from .config import Selection, discover, enabled_rules
+    from .errors import UsageError
 
+    if not targets:
+        raise _usage_error("name at least one target (a file.py:Name, a file or a folder)")
     try:
         args = dict(parse_arg(a) for a in arg or [])
         input_shapes = tuple(parse_shape(s) for s in input_shape or ())
+        config = discover(config_file=config_file, isolated=isolated)
+        flags = Selection(
+            _selectors(select) if select is not None else None, _selectors(extend_select), _selectors(ignore)
+        )
+        rules = enabled_rules(config, flags)
     except typer.BadParameter as exc:
         raise _usage_error(exc.message) from None
+    except UsageError as exc:
+        raise _usage_error(str(exc)) from None
     options = Options(
         args=args,
         variants=variants,
@@ -181,6 +278,7 @@ def main_command(
         debug=debug,
         allow_pickle=allow_pickle,
         input_shapes=input_shapes,
+        rules=rules,
     )
     try:
         report = scan_targets(targets, options)
@@ -189,15 +287,11 @@ def main_command(
             raise
         print(f"relufind: internal error: {type(exc).__name__}: {exc} (rerun with --debug)", file=sys.stderr)
         raise typer.Exit(EXIT_ERROR) from None
-    if format is Format.json:
-        from .render.json import render as render_json
+    from .render import View, renderer
 
-        sys.stdout.write(render_json(report))
-    else:
-        from .render.tree import render as render_tree
-
-        render_tree(report, sys.stdout)
-    raise typer.Exit(report.exit_code)
+    renderer(format.value)(report, sys.stdout, View(root=config.root, rules=rules))
+    code = report.exit_code
+    raise typer.Exit(0 if exit_zero and code == EXIT_FINDINGS else code)
 
 
 def main() -> None:

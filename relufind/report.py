@@ -88,10 +88,18 @@ class Unseen:
 
 @dataclass(frozen=True)
 class Finding:
-    code: str
+    """One rule firing at one place of one model."""
+
+    code: str  # "RF003"
+    name: str  # "inplace-clobber"
     severity: Severity
-    message: str
+    message: str  # names the model, the module path and what to do
+    module_path: str  # the site's owning module ('' = the root)
+    #: the primary location: a module site's construction line (defined_at) when known, else
+    #: the call line; None when neither is known (TorchScript)
     source: SourceLoc | None = None
+    #: other locations of the same finding (the call line when ``source`` is the defined_at line)
+    related: tuple[SourceLoc, ...] = ()
 
 
 @dataclass(frozen=True)

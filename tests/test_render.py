@@ -99,9 +99,12 @@ TARGET = {
     "findings": [
         {
             "code": Matches(r"^RF\d{3}$"),
+            "name": Matches(r"^[a-z0-9]+(-[a-z0-9]+)*$"),
             "severity": Enum("error", "warning", "info"),
             "message": str,
+            "module_path": str,
             "source": SOURCE,
+            "related": [SOURCE],
         }
     ],
 }
@@ -266,8 +269,8 @@ def synthetic_report() -> Report:
                 anchors=(Anchor("enc.conv", "Conv2d"), Anchor("conv2d", "conv2d"), Anchor("rnn", "RNN")),
                 untraced=(Untraced("enc.block", "TraceError: data-dependent control flow"),),
                 findings=(
-                    Finding("RF001", "error", "ReLU on the output", SourceLoc("x.py", 3)),
-                    Finding("RF101", "info", "shared ReLU module"),
+                    Finding("RF001", "relu-on-output", "error", "ReLU on the output", "head", SourceLoc("x.py", 3)),
+                    Finding("RF101", "shared-relu-module", "info", "shared ReLU module", "enc.act"),
                 ),
                 hidden_variants=(("relu6", 2),),
                 modules=(("enc", "Encoder"), ("enc.conv", "Conv2d"), ("enc.block", "Block"), ("rnn", "RNN")),
@@ -293,11 +296,22 @@ def test_json_of_every_field_matches_the_schema() -> None:
     assert target["findings"] == [
         {
             "code": "RF001",
+            "name": "relu-on-output",
             "severity": "error",
             "message": "ReLU on the output",
+            "module_path": "head",
             "source": {"file": "x.py", "line": 3},
+            "related": [],
         },
-        {"code": "RF101", "severity": "info", "message": "shared ReLU module", "source": None},
+        {
+            "code": "RF101",
+            "name": "shared-relu-module",
+            "severity": "info",
+            "message": "shared ReLU module",
+            "module_path": "enc.act",
+            "source": None,
+            "related": [],
+        },
     ]
     assert target["untraced"] == [
         {"module_path": "enc.block", "reason": "TraceError: data-dependent control flow"}

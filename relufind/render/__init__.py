@@ -1,10 +1,49 @@
-"""One renderer per ``--format``: each turns a Report into text for stdout."""
+"""One renderer per ``--format``, behind one interface: ``emit(report, out, view)``.
+
+Renderers are looked up by name in ``RENDERERS`` and imported only when chosen, so the
+JSON path never imports rich. Only renderers write; nothing below the CLI prints.
+"""
 
 from __future__ import annotations
 
+import importlib
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
-FORMATS = ("tree", "json")
+if TYPE_CHECKING:
+    from ..report import Report
+
+
+@dataclass(frozen=True)
+class View:
+    """How a report is shown (never what is analysed)."""
+
+    #: also print per-rule counts and suppressions that matched nothing
+    statistics: bool = False
+    #: findings and errors only: no tree of clean targets, no notices
+    quiet: bool = False
+    #: colour: None decides from the stream (a terminal without NO_COLOR)
+    color: bool | None = None
+    #: the project root: file locations are shown relative to it (SARIF URIs, GitHub files)
+    root: Path | None = None
+    #: the enabled rule codes (the SARIF driver lists every one of them)
+    rules: frozenset[str] = frozenset()
+
+
+Emit = Callable[["Report", TextIO, View], None]
+
+#: format name -> module under relufind.render that defines ``emit``
+RENDERERS: dict[str, str] = {"tree": "tree", "json": "json"}
+FORMATS = tuple(RENDERERS)
+
+
+def renderer(name: str) -> Emit:
+    module = importlib.import_module(f"{__name__}.{RENDERERS[name]}")
+    emit: Emit = module.emit
+    return emit
 
 
 def display_path(path: str) -> str:

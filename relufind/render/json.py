@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TextIO
 
-from ..report import Relation, Report, Site, SourceLoc, TargetResult
-from . import display_path
+from ..report import Finding, Relation, Report, Site, SourceLoc, TargetResult
+from . import View, display_path
 
 
 def render(report: Report) -> str:
     return json.dumps(to_dict(report), indent=2) + "\n"
+
+
+def emit(report: Report, out: TextIO, view: View) -> None:
+    out.write(render(report))
 
 
 def to_dict(report: Report) -> dict[str, Any]:
@@ -37,10 +41,7 @@ def _target(result: TargetResult) -> dict[str, Any]:
             {"module_path": u.module_path, "op": u.op, "variant": u.variant, "source": _source(u.source)}
             for u in result.unseen
         ],
-        "findings": [
-            {"code": f.code, "severity": f.severity, "message": f.message, "source": _source(f.source)}
-            for f in result.findings
-        ],
+        "findings": [_finding(f) for f in result.findings],
         "hidden_variants": dict(result.hidden_variants),
     }
 
@@ -61,6 +62,18 @@ def _site(site: Site) -> dict[str, Any]:
         "after_complete": site.after_complete,
         "before_complete": site.before_complete,
         "region": site.region,
+    }
+
+
+def _finding(finding: Finding) -> dict[str, Any]:
+    return {
+        "code": finding.code,
+        "name": finding.name,
+        "severity": finding.severity,
+        "message": finding.message,
+        "module_path": finding.module_path,
+        "source": _source(finding.source),
+        "related": [_source(loc) for loc in finding.related],
     }
 
 

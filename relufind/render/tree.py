@@ -19,7 +19,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from ..report import Relation, Report, Site, TargetResult
-from . import display_path
+from . import View, display_path
 
 _BULLET = "●"
 _SEP = "·"
@@ -58,6 +58,10 @@ def render(report: Report, file: TextIO | None = None, *, color: bool | None = N
     if file is not None:
         file.write(text)
     return text
+
+
+def emit(report: Report, out: TextIO, view: View) -> None:
+    render(report, out, color=view.color)
 
 
 class _Buffer(io.StringIO):
