@@ -18,6 +18,9 @@ from . import __version__
 from .report import EXIT_ERROR, EXIT_FINDINGS
 
 if TYPE_CHECKING:
+    from collections import Counter
+
+    from .keys import FindingKey
     from .render import View
     from .report import Report
 
@@ -340,21 +343,35 @@ def main_command(
     # against the checkout), else to the project (the configuration's folder), else the cwd
     root = repository_root(config.root or Path.cwd()) or config.root
     try:
-        if write_baseline is not None:
-            recorded = baseline.collect(report, root)
-            baseline.write(write_baseline, recorded)
-            count, keys = sum(recorded.values()), len(recorded)
-            note = f"relufind: recorded {count} findings under {keys} keys in {write_baseline}"
-            print(note, file=sys.stderr)
-        if recorded is not None:
-            report = baseline.apply(report, recorded, root, str(write_baseline or baseline_file))
-            for entry in report.baseline.stale if report.baseline else ():
-                print(baseline.stale_line(entry, report.baseline.path), file=sys.stderr)
+        report = _with_baseline(report, root, recorded, baseline_file, write_baseline)
         _render(report, format.value, View(quiet=quiet, root=root, rules=rules), output)
     except UsageError as exc:
         raise _usage_error(str(exc)) from None
     code = report.exit_code
     raise typer.Exit(0 if exit_zero and code == EXIT_FINDINGS else code)
+
+
+def _with_baseline(
+    report: Report,
+    root: Path | None,
+    recorded: Counter[FindingKey] | None,
+    read_from: Path | None,
+    write_to: Path | None,
+) -> Report:
+    """``--write-baseline`` records the findings; then either flag leaves the recorded ones out."""
+    from . import baseline
+
+    if write_to is not None:
+        recorded = baseline.collect(report, root)
+        baseline.write(write_to, recorded)
+        count, keys = sum(recorded.values()), len(recorded)
+        print(f"relufind: recorded {count} findings under {keys} keys in {write_to}", file=sys.stderr)
+    if recorded is None:
+        return report
+    report = baseline.apply(report, recorded, root, str(write_to or read_from))
+    for entry in report.baseline.stale if report.baseline else ():
+        print(baseline.stale_line(entry, str(write_to or read_from)), file=sys.stderr)
+    return report
 
 
 def _check_writable(path: Path | None, option: str) -> None:
