@@ -343,3 +343,38 @@ def test_paths_are_relative_to_the_root_not_the_working_directory(
     assert project_path(str(root / "models" / "net.py"), root) == "models/net.py"
     assert project_path("x.py", None) == "x.py"
     assert project_path("x.py", root) == "sub/x.py"
+
+
+# -- on real targets, through the command line -----------------------------------------------------
+
+
+@pytest.mark.usefixtures("restore_imports")
+@pytest.mark.parametrize("fmt", ["sarif", "github"])
+def test_cli_on_real_targets(fmt: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from conftest import ROOT
+    from typer.testing import CliRunner
+
+    from relufind.cli import app
+
+    monkeypatch.chdir(ROOT)
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    models = "tests/fixtures/golden_models.py"
+    targets = [f"{models}:NeedsArgs", f"{models}:Broken", f"{models}:ConvStack"]
+    result = CliRunner().invoke(app, [*targets, "--format", fmt], prog_name="relufind")
+    assert result.exit_code == 2  # Broken fails to build
+    if fmt == "sarif":
+        document = json.loads(result.stdout)
+        validate(document)
+        invocation = document["runs"][0]["invocations"][0]
+        assert invocation["executionSuccessful"] is False
+        assert [n["level"] for n in invocation["toolExecutionNotifications"]] == ["warning", "error"]
+        assert [r["id"] for r in document["runs"][0]["tool"]["driver"]["rules"]] == sorted(
+            rule.code for rule in CATALOG if rule.default
+        )
+    else:
+        parsed = [parse(line) for line in result.stdout.splitlines()]
+        assert [(kind, props["title"]) for kind, props, _ in parsed] == [
+            ("error", f"relufind: cannot analyse {models}:Broken"),
+            ("notice", f"relufind: skipped {models}:NeedsArgs"),
+        ]
+        assert all(props["file"] == models for _, props, _ in parsed)
