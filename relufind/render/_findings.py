@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..keys import Keyed, keyed_findings, project_path
-from ..report import Report, Severity
+from ..report import Report, Severity, TargetResult
 
 #: severity order for "most important first"
 SEVERITY_RANK: dict[Severity, int] = {"error": 0, "warning": 1, "info": 2}
@@ -90,9 +90,12 @@ def group_by_line(report: Report, root: Path | None) -> list[LineGroup]:
 
 def group_file(group: LineGroup, root: Path | None) -> str | None:
     """The group's project-relative file; for a finding without a line, its target's file."""
-    if group.file:
-        return group.file
-    file = target_file(group.primary.result.target)
+    return group.file or result_file(group.primary.result, root)
+
+
+def result_file(result: TargetResult, root: Path | None) -> str | None:
+    """The project-relative file a target names, if it names one."""
+    file = target_file(result.target)
     return project_path(file, root) if file is not None else None
 
 

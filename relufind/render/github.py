@@ -21,10 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from ..keys import project_path
 from ..report import Report, TargetResult
 from . import View
-from ._findings import SEVERITY_RANK, LineGroup, group_by_line, group_file, site_name, target_file
+from ._findings import SEVERITY_RANK, LineGroup, group_by_line, group_file, result_file, site_name
 
 #: the most annotations GitHub keeps for one job; the rest go to the log as plain lines
 MAX_ANNOTATIONS = 50
@@ -94,7 +93,7 @@ def _annotations(report: Report, view: View) -> Iterable[Annotation]:
     for result in report.targets:
         if result.status == "error":
             title = f"relufind: cannot analyse {result.target}"
-            yield Annotation("error", title, _error_text(result), _file(result, view.root))
+            yield Annotation("error", title, _error_text(result), result_file(result, view.root))
     for group in sorted(group_by_line(report, view.root), key=lambda g: SEVERITY_RANK[g.severity]):
         yield _finding(group, group_file(group, view.root))
     if view.quiet:
@@ -102,7 +101,7 @@ def _annotations(report: Report, view: View) -> Iterable[Annotation]:
     for result in report.targets:
         if result.status == "skipped":
             title = f"relufind: skipped {result.target}"
-            yield Annotation("notice", title, result.skip_reason or "skipped", _file(result, view.root))
+            yield Annotation("notice", title, result.skip_reason or "skipped", result_file(result, view.root))
 
 
 def _finding(group: LineGroup, file: str | None) -> Annotation:
@@ -110,11 +109,6 @@ def _finding(group: LineGroup, file: str | None) -> Annotation:
     where = ":".join(str(part) for part in (file, group.line) if part is not None)
     message = f"{where + ': ' if where else ''}{group.rule} {group.message()}"
     return Annotation(_COMMAND[group.severity], f"relufind ({group.rule})", message, file, group.line)
-
-
-def _file(result: TargetResult, root: Path | None) -> str | None:
-    file = target_file(result.target)
-    return project_path(file, root) if file is not None else None
 
 
 def _showing(shown: int, total: int) -> str:

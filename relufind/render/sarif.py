@@ -32,7 +32,7 @@ from ..keys import FindingKey, Keyed, fingerprint, project_path
 from ..report import Report, Severity, SourceLoc, TargetResult
 from ..rules.catalog import BY_CODE, RuleInfo
 from . import View
-from ._findings import LineGroup, group_by_line, site_name, target_file
+from ._findings import LineGroup, group_by_line, result_file, site_name
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 SRCROOT = "%SRCROOT%"
@@ -146,9 +146,11 @@ def _result(group: LineGroup, rule_index: int, root: Path | None) -> dict[str, A
 
 def _location(keyed: Keyed, root: Path | None) -> dict[str, Any]:
     location: dict[str, Any] = {}
-    physical = _physical(keyed.finding.source, root) or _target_physical(keyed.result, root)
-    if physical is not None:
-        location["physicalLocation"] = physical
+    if keyed.finding.source is not None:
+        location["physicalLocation"] = _physical(keyed.finding.source, root)
+    elif (file := result_file(keyed.result, root)) is not None:
+        # a finding without a line (TorchScript keeps none) still points at the model's file
+        location["physicalLocation"] = {"artifactLocation": artifact(file)}
     location["logicalLocations"] = [_logical(keyed)]
     return location
 
@@ -177,21 +179,13 @@ def _related(group: LineGroup, root: Path | None) -> list[dict[str, Any]]:
     return related
 
 
-def _physical(source: SourceLoc | None, root: Path | None) -> dict[str, Any] | None:
-    if source is None:
-        return None
-    return {"artifactLocation": artifact(source.file, root), "region": {"startLine": source.line}}
+def _physical(source: SourceLoc, root: Path | None) -> dict[str, Any]:
+    uri = artifact(project_path(source.file, root))
+    return {"artifactLocation": uri, "region": {"startLine": source.line}}
 
 
-def _target_physical(result: TargetResult, root: Path | None) -> dict[str, Any] | None:
-    # a finding without a line (TorchScript keeps none) still points at the model's file
-    file = target_file(result.target)
-    return None if file is None else {"artifactLocation": artifact(file, root)}
-
-
-def artifact(file: str, root: Path | None) -> dict[str, Any]:
-    """``{"uri": "models/my%20net.py", "uriBaseId": "%SRCROOT%"}`` for a file below the root."""
-    path = project_path(file, root)
+def artifact(path: str) -> dict[str, Any]:
+    """``{"uri": "models/my%20net.py", "uriBaseId": "%SRCROOT%"}`` for a project path."""
     if path.startswith("/"):  # outside the project: an absolute URI, nothing to resolve against
         return {"uri": Path(path).as_uri()}
     return {"uri": quote(path, safe="/"), "uriBaseId": SRCROOT}
@@ -228,7 +222,7 @@ def _notification(result: TargetResult, root: Path | None) -> dict[str, Any]:
         level, kind = "warning", "target-skipped"
         text = f"{result.target}: skipped: {result.skip_reason}"
     notification: dict[str, Any] = {"level": level, "message": {"text": text}, "descriptor": {"id": kind}}
-    file = target_file(result.target)
+    file = result_file(result, root)
     if file is not None:
-        notification["locations"] = [{"physicalLocation": {"artifactLocation": artifact(file, root)}}]
+        notification["locations"] = [{"physicalLocation": {"artifactLocation": artifact(file)}}]
     return notification
