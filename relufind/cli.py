@@ -9,7 +9,7 @@ import ast
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.core import TyperCommand
@@ -17,10 +17,21 @@ from typer.core import TyperCommand
 from . import __version__
 from .report import EXIT_ERROR, EXIT_FINDINGS
 
+if TYPE_CHECKING:
+    from collections import Counter
+
+    from .keys import FindingKey
+    from .render import View
+    from .report import Report
+
 
 class Format(str, Enum):
+    """The ``--format`` choices: the names of ``relufind.render.RENDERERS`` (a test keeps them equal)."""
+
     tree = "tree"
     json = "json"
+    sarif = "sarif"
+    github = "github"
 
 
 def _selectors(values: list[str] | None) -> tuple[str, ...]:
@@ -214,6 +225,39 @@ def main_command(
         bool,
         typer.Option("--exit-zero", help="Exit 0 even when rules fire (errors still exit 2)."),
     ] = False,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FILE",
+            help="Write the report to FILE instead of stdout (errors and notes still go to stderr).",
+        ),
+    ] = None,
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet",
+            "-q",
+            help="Only findings and errors: no tree for clean targets, no notices for skipped ones.",
+        ),
+    ] = False,
+    baseline_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--baseline",
+            metavar="FILE",
+            help="Leave out findings recorded in FILE (see --write-baseline); report fixed ones as stale.",
+        ),
+    ] = None,
+    write_baseline: Annotated[
+        Path | None,
+        typer.Option(
+            "--write-baseline",
+            metavar="FILE",
+            help="Record today's findings in FILE, then leave them out as --baseline FILE would.",
+        ),
+    ] = None,
     list_rules: Annotated[
         bool,
         typer.Option("--list-rules", callback=_list_rules, is_eager=True, help="List the rules and exit."),
@@ -251,9 +295,12 @@ def main_command(
     model.pt (torch.jit.save) and model.pt2 (torch.export.save) are read without
     unpickling Python objects; a pickled full model needs --allow-pickle.
     """
+    from . import baseline
     from .analyze import Options, scan_targets
     from .config import Selection, discover, enabled_rules
     from .errors import UsageError
+    from .keys import repository_root
+    from .render import View
 
     if not targets:
         raise _usage_error("name at least one target (a file.py:Name, a file or a folder)")
@@ -265,6 +312,11 @@ def main_command(
             _selectors(select) if select is not None else None, _selectors(extend_select), _selectors(ignore)
         )
         rules = enabled_rules(config, flags)
+        for path, option in ((output, "--output"), (write_baseline, "--write-baseline")):
+            _check_writable(path, option)
+        # read now: a malformed baseline must stop the run before the analysis, not after
+        reading = baseline_file is not None and write_baseline is None
+        recorded = baseline.load(baseline_file) if reading else None
     except typer.BadParameter as exc:
         raise _usage_error(exc.message) from None
     except UsageError as exc:
@@ -287,11 +339,67 @@ def main_command(
             raise
         print(f"relufind: internal error: {type(exc).__name__}: {exc} (rerun with --debug)", file=sys.stderr)
         raise typer.Exit(EXIT_ERROR) from None
-    from .render import View, renderer
-
-    renderer(format.value)(report, sys.stdout, View(root=config.root, rules=rules))
+    # paths in reports and baselines are relative to the repository (GitHub resolves them
+    # against the checkout), else to the project (the configuration's folder), else the cwd
+    root = repository_root(config.root or Path.cwd()) or config.root
+    try:
+        report = _with_baseline(report, root, recorded, baseline_file, write_baseline)
+        _render(report, format.value, View(quiet=quiet, root=root, rules=rules), output)
+    except UsageError as exc:
+        raise _usage_error(str(exc)) from None
     code = report.exit_code
     raise typer.Exit(0 if exit_zero and code == EXIT_FINDINGS else code)
+
+
+def _with_baseline(
+    report: Report,
+    root: Path | None,
+    recorded: Counter[FindingKey] | None,
+    read_from: Path | None,
+    write_to: Path | None,
+) -> Report:
+    """``--write-baseline`` records the findings; then either flag leaves the recorded ones out."""
+    from . import baseline
+
+    if write_to is not None:
+        recorded = baseline.collect(report, root)
+        baseline.write(write_to, recorded)
+        count, keys = sum(recorded.values()), len(recorded)
+        print(f"relufind: recorded {count} findings under {keys} keys in {write_to}", file=sys.stderr)
+    if recorded is None:
+        return report
+    report = baseline.apply(report, recorded, root, str(write_to or read_from))
+    for entry in report.baseline.stale if report.baseline else ():
+        print(baseline.stale_line(entry, str(write_to or read_from)), file=sys.stderr)
+    return report
+
+
+def _check_writable(path: Path | None, option: str) -> None:
+    """Refuse an output path that cannot be written before spending minutes on the analysis."""
+    from .errors import UsageError
+
+    if path is None:
+        return
+    if path.is_dir():
+        raise UsageError(f"{option} {path}: is a folder; name a file")
+    if not path.parent.is_dir():
+        raise UsageError(f"{option} {path}: no such folder {path.parent}")
+
+
+def _render(report: Report, name: str, view: View, output: Path | None) -> None:
+    """The chosen renderer, on stdout or on ``--output FILE``."""
+    from .errors import UsageError
+    from .render import renderer
+
+    emit = renderer(name)
+    if output is None:
+        emit(report, sys.stdout, view)
+        return
+    try:
+        with output.open("w", encoding="utf-8") as handle:
+            emit(report, handle, view)
+    except OSError as exc:
+        raise UsageError(f"--output {output}: cannot write: {exc.strerror or exc}") from None
 
 
 def main() -> None:

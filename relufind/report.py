@@ -147,9 +147,33 @@ class TargetResult:
 
 
 @dataclass(frozen=True)
+class BaselineEntry:
+    """Findings recorded in a baseline under one key (rule, file, model, module path)."""
+
+    rule: str
+    file: str  # project-relative POSIX path; "" for findings without a source line
+    model: str
+    module_path: str
+    count: int
+
+
+@dataclass(frozen=True)
+class BaselineUse:
+    """What applying ``--baseline FILE`` did to a report."""
+
+    path: str
+    #: findings the baseline matched, and which were therefore left out of the report
+    matched: int
+    #: recorded findings of analysed models that no longer occur (count: how many fewer)
+    stale: tuple[BaselineEntry, ...] = ()
+
+
+@dataclass(frozen=True)
 class Report:
     version: str
     targets: tuple[TargetResult, ...] = field(default_factory=tuple)
+    #: set when a baseline was applied (its findings are already gone from ``targets``)
+    baseline: BaselineUse | None = None
 
     @property
     def exit_code(self) -> int:

@@ -36,7 +36,7 @@ class View:
 Emit = Callable[["Report", TextIO, View], None]
 
 #: format name -> module under relufind.render that defines ``emit``
-RENDERERS: dict[str, str] = {"tree": "tree", "json": "json"}
+RENDERERS: dict[str, str] = {"tree": "tree", "json": "json", "sarif": "sarif", "github": "github"}
 FORMATS = tuple(RENDERERS)
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from typing import Any, TextIO
 
-from ..report import Finding, Relation, Report, Site, SourceLoc, TargetResult
+from ..report import BaselineUse, Finding, Relation, Report, Site, SourceLoc, TargetResult
 from . import View, display_path
 
 
@@ -18,7 +19,14 @@ def emit(report: Report, out: TextIO, view: View) -> None:
 
 
 def to_dict(report: Report) -> dict[str, Any]:
-    return {"version": report.version, "targets": [_target(t) for t in report.targets]}
+    document: dict[str, Any] = {"version": report.version, "targets": [_target(t) for t in report.targets]}
+    if report.baseline is not None:  # only with --baseline: the schema otherwise stays as it was
+        document["baseline"] = _baseline(report.baseline)
+    return document
+
+
+def _baseline(use: BaselineUse) -> dict[str, Any]:
+    return {"file": use.path, "matched": use.matched, "stale": [asdict(entry) for entry in use.stale]}
 
 
 def _target(result: TargetResult) -> dict[str, Any]:

@@ -27,8 +27,14 @@ _SEP = "·"
 _PLAIN_WIDTH = 10_000
 
 
-def render(report: Report, file: TextIO | None = None, *, color: bool | None = None) -> str:
-    """Render ``report``; returns the text (and writes it to ``file`` when one is given)."""
+def render(
+    report: Report, file: TextIO | None = None, *, color: bool | None = None, quiet: bool = False
+) -> str:
+    """Render ``report``; returns the text (and writes it to ``file`` when one is given).
+
+    ``quiet`` leaves out targets with nothing to act on (no finding, no error); the totals
+    line of a multi-target run still counts every target.
+    """
     out = file or sys.stdout
     tty = _isatty(out)
     terminal = color if color is not None else (tty and not os.environ.get("NO_COLOR"))
@@ -44,12 +50,14 @@ def render(report: Report, file: TextIO | None = None, *, color: bool | None = N
         highlight=False,
         emoji=False,
     )
-    for index, result in enumerate(report.targets):
+    shown = [t for t in report.targets if not quiet or t.findings or t.status == "error"]
+    for index, result in enumerate(shown):
         if index:
             console.print()
         _render_target(console, result)
     if len(report.targets) > 1:
-        console.print()
+        if shown:
+            console.print()
         console.print(totals_line(report))
     text = buffer.getvalue()
     if not unicode:  # a cp1252 or ASCII stream: no bullets, and never a UnicodeEncodeError
@@ -61,7 +69,7 @@ def render(report: Report, file: TextIO | None = None, *, color: bool | None = N
 
 
 def emit(report: Report, out: TextIO, view: View) -> None:
-    render(report, out, color=view.color)
+    render(report, out, color=view.color, quiet=view.quiet)
 
 
 class _Buffer(io.StringIO):
