@@ -93,10 +93,13 @@ def scan(
     options = Options(variants=variants, anchors=tuple(anchors), eval=eval, rules=enabled)
     model_name = name or type(model).__name__
     from .build import device_of
+    from .capture import captured_output
 
     modes = [(module, module.training) for module in model.modules()]
     try:
-        return _analyse(model, model_name, model_name, options, device=device_of(model), build="given")
+        # what the model's own code prints while traced is kept, like scan_targets does
+        with captured_output(io.StringIO()):
+            return _analyse(model, model_name, model_name, options, device=device_of(model), build="given")
     finally:
         for module, training in modes:
             module.training = training
@@ -107,7 +110,6 @@ def scan_targets(
 ) -> Report:
     """Load and analyse every target; failures become ``error`` entries, never exceptions."""
     from .capture import import_torch_quietly
-
     from .rules import suppress
 
     import_torch_quietly()
@@ -426,9 +428,8 @@ def _result(
     suppressions = suppress.current()
     for loc in (loc for s in shown for loc in (s.source, s.defined_at) if loc is not None):
         suppressions.note_file(loc.file)
-    model = engine.Model(
-        name, lint.model, list(getattr(analysis, "regions", ())), tuple(shown), tuple(analysis.unseen), reported
-    )
+    regions = list(getattr(analysis, "regions", ()))  # a saved model's aten graph keeps none
+    model = engine.Model(name, lint.model, regions, tuple(shown), tuple(analysis.unseen), reported)
     findings = engine.run(model, options.rules, suppressions)
     paths = [s.module_path for s in shown] + [a.path for a in analysis.anchors]
     paths += [u.module_path for u in analysis.untraced] + [u.module_path for u in unseen]

@@ -79,14 +79,48 @@ def _pools_to_one(module: nn.Module) -> bool:
 
 
 _VIEW_METHODS = (
-    "view", "view_as", "reshape", "reshape_as", "flatten", "unflatten", "squeeze", "unsqueeze",
-    "transpose", "permute", "t", "narrow", "select", "expand", "expand_as", "chunk", "split",
-    "unbind", "movedim", "swapaxes", "swapdims", "contiguous", "T", "mT",
+    "view",
+    "view_as",
+    "reshape",
+    "reshape_as",
+    "flatten",
+    "unflatten",
+    "squeeze",
+    "unsqueeze",
+    "transpose",
+    "permute",
+    "t",
+    "narrow",
+    "select",
+    "expand",
+    "expand_as",
+    "chunk",
+    "split",
+    "unbind",
+    "movedim",
+    "swapaxes",
+    "swapdims",
+    "contiguous",
+    "T",
+    "mT",
 )
 _VIEW_FUNCTIONS = (
-    operator.getitem, torch.flatten, torch.reshape, torch.squeeze, torch.unsqueeze, torch.transpose,
-    torch.permute, torch.t, torch.narrow, torch.select, torch.chunk, torch.split, torch.unbind,
-    torch.movedim, torch.swapaxes, torch.ravel,
+    operator.getitem,
+    torch.flatten,
+    torch.reshape,
+    torch.squeeze,
+    torch.unsqueeze,
+    torch.transpose,
+    torch.permute,
+    torch.t,
+    torch.narrow,
+    torch.select,
+    torch.chunk,
+    torch.split,
+    torch.unbind,
+    torch.movedim,
+    torch.swapaxes,
+    torch.ravel,
 )
 
 ROWS: tuple[Row, ...] = (
@@ -95,17 +129,35 @@ ROWS: tuple[Row, ...] = (
     _row("metadata", functions=(getattr, len), methods=("size", "dim", "numel", "ndimension", "nelement")),
     _row(
         "dropout",
-        functions=(F.dropout, F.dropout1d, F.dropout2d, F.dropout3d, F.alpha_dropout, F.feature_alpha_dropout),
+        functions=(
+            F.dropout,
+            F.dropout1d,
+            F.dropout2d,
+            F.dropout3d,
+            F.alpha_dropout,
+            F.feature_alpha_dropout,
+        ),
         modules=(nn.modules.dropout._DropoutNd,),
     ),
     _row("global_pool", functions=(torch.mean,), methods=("mean",)),
     _row(
         "global_pool",
-        modules=(nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d,
-                 nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d),
+        modules=(
+            nn.AdaptiveAvgPool1d,
+            nn.AdaptiveAvgPool2d,
+            nn.AdaptiveAvgPool3d,
+            nn.AdaptiveMaxPool1d,
+            nn.AdaptiveMaxPool2d,
+            nn.AdaptiveMaxPool3d,
+        ),
         when=_pools_to_one,
     ),
-    _row("squash", functions=(F.log_softmax, torch.log_softmax), methods=("log_softmax",), modules=(nn.LogSoftmax,)),
+    _row(
+        "squash",
+        functions=(F.log_softmax, torch.log_softmax),
+        methods=("log_softmax",),
+        modules=(nn.LogSoftmax,),
+    ),
     _row(
         "squash nonneg",
         functions=(torch.softmax, F.softmax, torch.sigmoid, F.sigmoid),
@@ -134,18 +186,38 @@ ROWS: tuple[Row, ...] = (
 NONNEG_VARIANTS = frozenset({"relu", "relu6", "clipped_relu"})
 #: ReLU spellings whose backward reads the *output* (threshold_backward on the result): an
 #: in-place write on that output breaks training. clamp / threshold read their input instead.
-SAVES_OUTPUT_OPS = frozenset({
-    "torch.nn.ReLU", "torch.nn.functional.relu", "torch.relu", "torch.relu_", "Tensor.relu", "Tensor.relu_",
-})
+SAVES_OUTPUT_OPS = frozenset(
+    {
+        "torch.nn.ReLU",
+        "torch.nn.functional.relu",
+        "torch.relu",
+        "torch.relu_",
+        "Tensor.relu",
+        "Tensor.relu_",
+    }
+)
 #: constructor arguments read from the built module (so a flag flipped after construction,
 #: ``m.inplace = True`` in a loop, is what counts)
 MODULE_ARGS = ("kernel_size", "inplace", "nonlinearity", "output_size", "p", "training")
 #: in-place spellings that are not named with a trailing underscore
-INPLACE_FUNCTIONS = frozenset({
-    operator.iadd, operator.isub, operator.imul, operator.itruediv, operator.ifloordiv, operator.imod,
-    operator.ipow, operator.iand, operator.ior, operator.ixor, operator.ilshift, operator.irshift,
-    operator.imatmul, operator.setitem,
-})
+INPLACE_FUNCTIONS = frozenset(
+    {
+        operator.iadd,
+        operator.isub,
+        operator.imul,
+        operator.itruediv,
+        operator.ifloordiv,
+        operator.imod,
+        operator.ipow,
+        operator.iand,
+        operator.ior,
+        operator.ixor,
+        operator.ilshift,
+        operator.irshift,
+        operator.imatmul,
+        operator.setitem,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -212,7 +284,11 @@ for _r in ROWS:
 
 def _rows_for(node: fx.Node, module: nn.Module | None) -> Iterator[Row]:
     if node.op == "call_module" and module is not None:
-        yield from (r for r in ROWS if r.modules and isinstance(module, r.modules) and (r.when is None or r.when(module)))
+        yield from (
+            r
+            for r in ROWS
+            if r.modules and isinstance(module, r.modules) and (r.when is None or r.when(module))
+        )
     elif node.op == "call_function":
         try:
             yield from _FUNCTION_ROLES.get(node.target, ())
@@ -255,7 +331,9 @@ def _overwrites(node: fx.Node, module: nn.Module | None, sites: list[Site]) -> f
             named = node.target in INPLACE_FUNCTIONS
         except TypeError:
             named = False
-        writes = named or (name.endswith("_") and not name.endswith("__")) or node.kwargs.get("inplace") is True
+        writes = (
+            named or (name.endswith("_") and not name.endswith("__")) or node.kwargs.get("inplace") is True
+        )
         writes = writes or any(s.inplace for s in sites)
     elif node.op == "call_module" and module is not None:
         writes = getattr(module, "inplace", False) is True
@@ -279,7 +357,9 @@ def annotate(region: Region) -> None:
         sites = region.sites.get(node, [])
         roles = _roles(node, module, sites)
         overwrites = _overwrites(node, module, sites)
-        source = overwrites if overwrites is not None else (node.args[0] if VIEW in roles and node.args else None)
+        source = (
+            overwrites if overwrites is not None else (node.args[0] if VIEW in roles and node.args else None)
+        )
         storage[node] = storage.get(source, source) if isinstance(source, fx.Node) else node
         region.aliases.setdefault(storage[node], []).append(node)
         node.meta[META_KEY] = NodeFacts(
@@ -298,6 +378,7 @@ def annotate(region: Region) -> None:
 
 
 # -- queries the rules share ------------------------------------------------------------------
+
 
 def first_input(node: fx.Node) -> fx.Node | None:
     """The tensor a unary op acts on (its first argument)."""

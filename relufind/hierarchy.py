@@ -126,7 +126,8 @@ class _Analyser:
         opaque = {*inner_by_node, *(n for n in traced.graph.nodes if _is_wrapped_function(n))}
         sites = {node: [_found(d, relations).site for d in found] for node, found in by_node.items()}
         complete = not traced.prefix and traced.root is self.root
-        result.regions.insert(0, Region(traced, relations, sites, frozenset(opaque), complete, self.is_anchor))
+        region = Region(traced, relations, sites, frozenset(opaque), complete, self.is_anchor)
+        result.regions.insert(0, region)
         return result
 
     def _wrapped_function(

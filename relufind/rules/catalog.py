@@ -8,8 +8,10 @@ read the same rows. The checks live in ``relufind.rules.checks`` and are registe
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from ..report import Severity
+if TYPE_CHECKING:  # report's dataclasses cost more to import than --list-rules may take
+    from ..report import Severity
 
 
 @dataclass(frozen=True)
@@ -87,3 +89,26 @@ def lookup(code_or_name: str) -> RuleInfo | None:
     """A rule by code (any case) or kebab name."""
     text = code_or_name.strip()
     return BY_CODE.get(text.upper()) or BY_NAME.get(text.lower())
+
+
+def list_text() -> str:
+    """``relufind --list-rules``: one line per rule."""
+    width = max(len(rule.name) for rule in RULES)
+    lines = []
+    for rule in RULES:
+        default = "on " if rule.default else "off"
+        lines.append(f"{rule.code}  {rule.name:<{width}}  {default}  {rule.severity:<7}  {rule.summary}\n")
+    return "".join(lines)
+
+
+def explain_text(rule: RuleInfo) -> str:
+    """``relufind --explain CODE``: the summary, the paragraph, a bad and a good snippet."""
+    default = "on by default" if rule.default else "off by default (enable with --extend-select)"
+    parts = [f"{rule.code} {rule.name} ({rule.severity}, {default})\n", f"{rule.summary}\n"]
+    if rule.explanation:
+        parts.append(f"{rule.explanation}\n")
+    for heading, snippet in (("Fires on:", rule.bad), ("Instead:", rule.good)):
+        if snippet:
+            body = "".join(f"    {line}\n" if line else "\n" for line in snippet.strip("\n").splitlines())
+            parts.append(f"{heading}\n{body}")
+    return "\n".join(parts)

@@ -73,7 +73,9 @@ def _at(region: Region, node: fx.Node) -> str:
 
 
 def _is_conv_module(region: Region, node: fx.Node) -> bool:
-    return bool(region.roles(node) & {CONV, LINEAR}) and isinstance(region.facts(node).module, nn.modules.conv._ConvNd)
+    return bool(region.roles(node) & {CONV, LINEAR}) and isinstance(
+        region.facts(node).module, nn.modules.conv._ConvNd
+    )
 
 
 @check("RF001")
@@ -99,8 +101,10 @@ def redundant_relu(model: Model) -> Iterator[Hit]:
         source = producer(region, node)
         if source is not None and NONNEG in region.roles(source):
             yield Hit(
-                f"{model.name}: the ReLU in {_where(site)} acts on {_label(region, source)}{_at(region, source)}, "
-                "which is never negative: it changes nothing. Remove it (or move it where it was meant to act)",
+                f"{model.name}: the ReLU in {_where(site)} acts on "
+                f"{_label(region, source)}{_at(region, source)}, "
+                "which is never negative: it changes nothing. Remove it (or move it where it was meant "
+                "to act)",
                 site,
             )
 
@@ -142,9 +146,12 @@ def mutated_relu_output(model: Model) -> Iterator[Hit]:
             if any(s.kind != "embedded" and s.inplace for s in writer_facts.sites):
                 continue  # a later in-place ReLU: RF002's business, not a crash
             yield Hit(
-                f"{model.name}: {_label(region, writer)}{_at(region, writer)} modifies in place the result of "
-                f"the ReLU in {_where(site)}, which autograd saved for the backward pass: training fails with "
-                "'modified by an inplace operation'. Write it out of place (y = y + z) or clone the ReLU output",
+                f"{model.name}: {_label(region, writer)}{_at(region, writer)} modifies in place the "
+                "result of "
+                f"the ReLU in {_where(site)}, which autograd saved for the backward pass: training fails "
+                "with "
+                "'modified by an inplace operation'. Write it out of place (y = y + z) or clone the ReLU "
+                "output",
                 site,
             )
             break
@@ -162,8 +169,10 @@ def relu_module_on_tensor(model: Model) -> Iterator[Hit]:
         seen.add(cls)
         for line, file, name in _activation_built_on_tensor(cls):
             yield Hit(
-                f"{model.name}: {name}(...) in {cls.__name__}.forward ({path or 'the root module'}) is given a "
-                f"tensor: it builds a {name} module (the tensor becomes its first constructor argument) instead of "
+                f"{model.name}: {name}(...) in {cls.__name__}.forward ({path or 'the root module'}) is "
+                "given a "
+                f"tensor: it builds a {name} module (the tensor becomes its first constructor argument) "
+                "instead of "
                 f"applying it. Write {name}()(x), or call the function (torch.relu(x))",
                 module_path=path,
                 source=SourceLoc(file, line),
@@ -182,7 +191,8 @@ def shared_relu_module(model: Model) -> Iterator[Hit]:
             at = f" (lines {', '.join(map(str, lines))})" if lines else ""
             yield Hit(
                 f"{model.name}: the ReLU module {path} is called at {len(sites)} sites{at}: forward hooks, "
-                "quantization observers and attribution tools cannot tell the calls apart. Give each call its "
+                "quantization observers and attribution tools cannot tell the calls apart. Give each "
+                "call its "
                 "own nn.ReLU()",
                 sites[0],
             )
@@ -195,8 +205,10 @@ def relu_rnn(model: Model) -> Iterator[Hit]:
         if site.kind == "embedded" and "nonlinearity='relu'" in site.op and site.module_path not in done:
             done.add(site.module_path)
             yield Hit(
-                f"{model.name}: {site.module_type} {site.module_path} uses nonlinearity='relu': its recurrent state "
-                "is unbounded and tends to explode (NaN losses). Prefer tanh, a GRU/LSTM, or clip gradients and "
+                f"{model.name}: {site.module_type} {site.module_path} uses nonlinearity='relu': its "
+                "recurrent state "
+                "is unbounded and tends to explode (NaN losses). Prefer tanh, a GRU/LSTM, or clip "
+                "gradients and "
                 "initialise the recurrent weights to the identity (IRNN)",
                 site,
             )
@@ -208,14 +220,22 @@ def relu_on_recurrent_output(model: Model) -> Iterator[Hit]:
         source = producer(region, node)
         if source is not None and RECURRENT in region.roles(source):
             yield Hit(
-                f"{model.name}: the ReLU in {_where(site)} acts straight on the output of {_label(region, source)}, "
-                "which is already squashed by the cell: it only zeroes half of the state's range. Remove it, or "
+                f"{model.name}: the ReLU in {_where(site)} acts straight on the output of "
+                f"{_label(region, source)}, "
+                "which is already squashed by the cell: it only zeroes half of the state's range. Remove "
+                "it, or "
                 "put a projection between",
                 site,
             )
 
 
-_STYLES = {"module": "module", "function": "function", "threshold": "function", "method": "method", "clamp": "clamp"}
+_STYLES = {
+    "module": "module",
+    "function": "function",
+    "threshold": "function",
+    "method": "method",
+    "clamp": "clamp",
+}
 
 
 @check("RF104")
@@ -231,7 +251,8 @@ def mixed_relu_styles(model: Model) -> Iterator[Hit]:
         if _STYLES[site.kind] != usual:
             yield Hit(
                 f"{model.name} spells ReLU in several styles ({spelled}); this {_STYLES[site.kind]} ReLU in "
-                f"{_where(site)} is not a {usual}, so tools that work on one style (hooks and print(model) see "
+                f"{_where(site)} is not a {usual}, so tools that work on one style (hooks and "
+                "print(model) see "
                 "only modules) miss it. Use one style",
                 site,
             )
@@ -242,8 +263,10 @@ def unseen_relu(model: Model) -> Iterator[Hit]:
     for unseen in model.unseen:
         if unseen.variant == "relu":
             yield Hit(
-                f"{model.name}: the ReLU call {unseen.op} in {unseen.module_path or 'the root module'} is not in the "
-                "traced graph (a branch not taken with this configuration): nothing here checked it. Analyse the "
+                f"{model.name}: the ReLU call {unseen.op} in {unseen.module_path or 'the root module'} is "
+                "not in the "
+                "traced graph (a branch not taken with this configuration): nothing here checked it. "
+                "Analyse the "
                 "configuration that takes that branch (--arg, --eval)",
                 module_path=unseen.module_path,
                 source=unseen.source,
@@ -260,7 +283,8 @@ def unfusable_conv_relu(model: Model) -> Iterator[Hit]:
             source = _sole_input(region, source)
         if source is not None and _is_conv_module(region, source):
             yield Hit(
-                f"{model.name}: the {site.kind} ReLU {site.op} in {_where(site)} follows {_label(region, source)}: "
+                f"{model.name}: the {site.kind} ReLU {site.op} in {_where(site)} follows "
+                f"{_label(region, source)}: "
                 "eager-mode quantization (fuse_modules) and module-based tools fuse only nn.ReLU modules. "
                 "Use an nn.ReLU() module here",
                 site,
@@ -284,8 +308,10 @@ def inplace_relu_module(model: Model) -> Iterator[Hit]:
     for site in model.sites:
         if site.variant == "relu" and site.inplace and site.kind != "embedded":
             yield Hit(
-                f"{model.name}: the ReLU in {_where(site)} works in place ({site.op}): forward hooks see its input "
-                "already rectified, and attribution tools, activation checkpointing and some export paths fail "
+                f"{model.name}: the ReLU in {_where(site)} works in place ({site.op}): forward hooks see "
+                "its input "
+                "already rectified, and attribution tools, activation checkpointing and some export "
+                "paths fail "
                 "on it. Use inplace=False unless the memory matters",
                 site,
             )
@@ -300,7 +326,8 @@ def relu_before_norm(model: Model) -> Iterator[Hit]:
         norms = [r for r in later_readers(region, node) if NORM in region.roles(r)]
         if norms:
             yield Hit(
-                f"{model.name}: {_label(region, source)} -> ReLU ({_where(site)}) -> {_label(region, norms[0])}: "
+                f"{model.name}: {_label(region, source)} -> ReLU ({_where(site)}) -> "
+                f"{_label(region, norms[0])}: "
                 "with the ReLU between them the norm cannot be folded into the conv for inference. Use "
                 "Conv -> BatchNorm -> ReLU unless the order is deliberate",
                 site,
@@ -309,11 +336,13 @@ def relu_before_norm(model: Model) -> Iterator[Hit]:
 
 # -- RF005: activation classes called with a tensor, read from forward's source ---------------
 
+
 def _activation_classes() -> frozenset[type]:
     from torch.nn.modules import activation
 
     return frozenset(
-        obj for obj in vars(activation).values()
+        obj
+        for obj in vars(activation).values()
         if isinstance(obj, type) and issubclass(obj, nn.Module) and obj.__module__ == activation.__name__
     )
 

@@ -91,7 +91,14 @@ def _finding(code: str, hit: Hit, model: Model, index: dict[int, int]) -> Findin
     primary = site.defined_at or site.source
     related = (site.source,) if site.defined_at and site.source and site.source != site.defined_at else ()
     return Finding(
-        code, rule.name, rule.severity, hit.message, site.module_path, primary, related, site=index.get(id(site))
+        code,
+        rule.name,
+        rule.severity,
+        hit.message,
+        site.module_path,
+        primary,
+        related,
+        site=index.get(id(site)),
     )
 
 

@@ -46,7 +46,9 @@ def _covers(selectors: tuple[str, ...], code: str) -> bool:
         rule = lookup(selector)
         if rule is not None and rule.code == code:
             return True
-        if selector.upper() == "ALL" or (rule is None and selector.upper().startswith("RF") and code.startswith(selector.upper())):
+        if selector.upper() == "ALL" or (
+            rule is None and selector.upper().startswith("RF") and code.startswith(selector.upper())
+        ):
             return True
     return False
 
@@ -103,7 +105,9 @@ class Suppressions:
         )
 
 
-_CURRENT: contextvars.ContextVar[Suppressions | None] = contextvars.ContextVar("relufind_suppressions", default=None)
+_CURRENT: contextvars.ContextVar[Suppressions | None] = contextvars.ContextVar(
+    "relufind_suppressions", default=None
+)
 
 
 def begin() -> tuple[Suppressions, contextvars.Token[Suppressions | None]]:
@@ -119,4 +123,3 @@ def end(token: contextvars.Token[Suppressions | None]) -> None:
 def current() -> Suppressions:
     """The run's bookkeeping, or a fresh one for a lone ``scan(model)``."""
     return _CURRENT.get() or Suppressions()
-
