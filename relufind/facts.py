@@ -13,9 +13,12 @@ or a region's edge stop there: a rule never fires on a guess about what lies bey
 
 from __future__ import annotations
 
+import ast
 import operator
+import tokenize
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any
 
 import torch
@@ -220,6 +223,50 @@ INPLACE_FUNCTIONS = frozenset(
 )
 
 
+#: ``x += y`` and friends: fx records them as plain ``operator.add`` (a Proxy has no
+#: ``__iadd__``), so the in-place write is read back from the source line's statement
+AUGMENTED_OPS: dict[type[ast.operator], Any] = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.MatMult: operator.matmul,
+}
+
+
+@lru_cache(maxsize=256)
+def _augmented_lines(path: str) -> dict[int, frozenset[Any]]:
+    """Line -> the operators of augmented assignments (``+=``) spanning that line in ``path``."""
+    try:
+        with tokenize.open(path) as handle:
+            tree = ast.parse(handle.read())
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        return {}
+    lines: dict[int, set[Any]] = {}
+    for statement in ast.walk(tree):
+        if isinstance(statement, ast.AugAssign) and type(statement.op) in AUGMENTED_OPS:
+            for line in range(statement.lineno, (statement.end_lineno or statement.lineno) + 1):
+                lines.setdefault(line, set()).add(AUGMENTED_OPS[type(statement.op)])
+    return {line: frozenset(ops) for line, ops in lines.items()}
+
+
+def _augmented_nodes(traced: Traced, nodes: list[fx.Node]) -> set[fx.Node]:
+    """The nodes an augmented assignment made: per line and operator, the last such node
+    (in ``y += a + b`` the inner ``a + b`` comes first)."""
+    last: dict[tuple[str, int, Any], fx.Node] = {}
+    for node in nodes:
+        if node.op != "call_function" or not node.args or not isinstance(node.args[0], fx.Node):
+            continue
+        source = traced.owner(node).source
+        if source is None or source.file.startswith("<"):
+            continue
+        ops = _augmented_lines(source.file).get(source.line, frozenset())
+        if node.target in ops:
+            last[(source.file, source.line, node.target)] = node
+    return set(last.values())
+
+
 @dataclass(frozen=True)
 class NodeFacts:
     order: int  # position in program order
@@ -317,11 +364,15 @@ def _module_args(module: nn.Module | None) -> dict[str, Any]:
     return {name: getattr(module, name) for name in MODULE_ARGS if hasattr(module, name)}
 
 
-def _overwrites(node: fx.Node, module: nn.Module | None, sites: list[Site]) -> fx.Node | None:
+def _overwrites(
+    node: fx.Node, module: nn.Module | None, sites: list[Site], augmented: set[fx.Node]
+) -> fx.Node | None:
     """The input an in-place op writes to, or None."""
     first = node.args[0] if node.args else None
     if not isinstance(first, fx.Node):
         return None
+    if node in augmented:
+        return first
     if node.op == "call_method":
         name = str(node.target)
         writes = name.endswith("_") and not name.endswith("__")
@@ -352,11 +403,12 @@ def annotate(region: Region) -> None:
     region.aliases = {}
     order = {node: index for index, node in enumerate(nodes)}
     storage: dict[fx.Node, fx.Node] = {}
+    augmented = _augmented_nodes(traced, nodes)
     for node in nodes:
         module = traced.submodule(str(node.target)) if node.op == "call_module" else None
         sites = region.sites.get(node, [])
         roles = _roles(node, module, sites)
-        overwrites = _overwrites(node, module, sites)
+        overwrites = _overwrites(node, module, sites, augmented)
         source = (
             overwrites if overwrites is not None else (node.args[0] if VIEW in roles and node.args else None)
         )
