@@ -593,3 +593,18 @@ def test_every_rule_has_a_check_and_texts() -> None:
     assert set(CHECKS) == ALL
     for rule in RULES:
         assert rule.explanation and rule.bad and rule.good, rule.code
+
+
+# -- every rule on every sample model -----------------------------------------------------------
+
+def test_every_rule_runs_on_every_sample_model() -> None:
+    """ALL rules over sample_models/: no target fails, and every finding is well formed."""
+    from conftest import SAMPLES, analyse_all
+
+    report = analyse_all([str(SAMPLES)], rules=ALL)
+    assert report.targets
+    for target in report.targets:
+        assert target.status != "error", (target.target, target.error)
+        for finding in target.findings:
+            assert finding.code in ALL and finding.message.startswith(target.model or "")
+            assert finding.site is None or target.sites[finding.site].module_path == finding.module_path
