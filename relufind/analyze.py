@@ -8,6 +8,7 @@ status ``error`` so that one bad target never stops the others.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import os
 import signal
@@ -15,14 +16,14 @@ import sys
 import threading
 import traceback
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import __version__, saved
 from .errors import TargetFailure, UsageError
-from .report import Report, Site, TargetError, TargetResult
+from .report import Report, Site, SourceLoc, TargetError, TargetResult
 
 if TYPE_CHECKING:
     import torch.nn as nn
@@ -77,13 +78,31 @@ def scan(
     variants: bool = False,
     anchors: Sequence[str] = (),
     eval: bool = False,
+    rules: Iterable[str] | None = None,
 ) -> TargetResult:
-    """Analyse an already-built model object. Nothing is printed."""
-    options = Options(variants=variants, anchors=tuple(anchors), eval=eval)
+    """Analyse an already-built model object. Nothing is printed, and the model is left as
+    it was given (``eval=True`` analyses it in eval mode and restores every training flag).
+
+    ``rules`` selects lint rules like ``--select`` (codes, names, prefixes, ``ALL``); None
+    runs the default set. Sites have no ``defined_at``: the model was built before relufind
+    could watch its construction.
+    """
+    from .rules.select import resolve
+
+    enabled = None if rules is None else resolve(select=[rules] if isinstance(rules, str) else list(rules))
+    options = Options(variants=variants, anchors=tuple(anchors), eval=eval, rules=enabled)
     model_name = name or type(model).__name__
     from .build import device_of
+    from .capture import captured_output
 
-    return _analyse(model, model_name, model_name, options, device=device_of(model), build="given")
+    modes = [(module, module.training) for module in model.modules()]
+    try:
+        # what the model's own code prints while traced is kept, like scan_targets does
+        with captured_output(io.StringIO()):
+            return _analyse(model, model_name, model_name, options, device=device_of(model), build="given")
+    finally:
+        for module, training in modes:
+            module.training = training
 
 
 def scan_targets(
@@ -91,16 +110,21 @@ def scan_targets(
 ) -> Report:
     """Load and analyse every target; failures become ``error`` entries, never exceptions."""
     from .capture import import_torch_quietly
+    from .rules import suppress
 
     import_torch_quietly()
     results: list[TargetResult] = []
     # --arg a constructor does not take is an error only when one target is named: with
     # several, each takes the arguments it accepts
     strict = len(targets) == 1
-    for text in targets:
-        for job in _jobs(text, options, results, diagnostics, strict):
-            results.append(_run_job(job, options, diagnostics))
-    return Report(__version__, tuple(results))
+    suppressions, token = suppress.begin()
+    try:
+        for text in targets:
+            for job in _jobs(text, options, results, diagnostics, strict):
+                results.append(_run_job(job, options, diagnostics))
+    finally:
+        suppress.end(token)
+    return Report(__version__, tuple(results), unused_suppressions=suppressions.unused())
 
 
 # -- loading ---------------------------------------------------------------------------------
@@ -175,7 +199,9 @@ def _run_job(job: _Job, options: Options, diagnostics: Diagnostics) -> TargetRes
             if not _has_forward(type(built.model)):
                 message = f"{job.name} defines no forward(); name a subclass that does"
                 raise TargetFailure("NoForward", message)
-            return _analyse(built.model, job.target, job.name, options, built.device, built.how)
+            return _analyse(
+                built.model, job.target, job.name, options, built.device, built.how, built.constructed
+            )
     except NeedsArguments as needs:
         return _skipped(job, needs.missing)
     except TargetFailure as failure:
@@ -296,7 +322,13 @@ class _Expired(BaseException):
 # -- analysis --------------------------------------------------------------------------------
 
 def _analyse(
-    model: nn.Module, target: str, name: str, options: Options, device: str | None, build: str | None
+    model: nn.Module,
+    target: str,
+    name: str,
+    options: Options,
+    device: str | None,
+    build: str | None,
+    constructed: Mapping[nn.Module, SourceLoc] | None = None,
 ) -> TargetResult:
     from .hierarchy import analyse
     from .relate import anchor_predicate
@@ -311,7 +343,28 @@ def _analyse(
         exported = _second_opinion(model, options, is_anchor)
         if exported is not None:
             analysis, traced_with = exported, "torch.export"
-    return _result(analysis, target, name, options, device, build, modules, traced_with)
+    lint = _Lint(model, _defined_at(model, constructed or {}))
+    return _result(analysis, target, name, options, device, build, modules, traced_with, lint)
+
+
+@dataclass(frozen=True)
+class _Lint:
+    """What the rules need beyond the analysis: the model object, construction lines."""
+
+    model: nn.Module | None = None
+    defined_at: Mapping[str, SourceLoc] = field(default_factory=dict)
+
+
+def _defined_at(model: nn.Module, constructed: Mapping[nn.Module, SourceLoc]) -> dict[str, SourceLoc]:
+    """Module path -> the line that constructed that module."""
+    if not constructed:
+        return {}
+    lines: dict[str, SourceLoc] = {}
+    for path, module in model.named_modules(remove_duplicate=False):
+        line = constructed.get(module)
+        if line is not None:
+            lines[path] = line
+    return lines
 
 
 def _second_opinion(
@@ -356,11 +409,28 @@ def _result(
     build: str | None,
     modules: list[tuple[str, str]],
     traced_with: str,
+    lint: _Lint | None = None,
 ) -> TargetResult:
     from .hierarchy import finish
+    from .rules import engine, suppress
 
-    shown, hidden = _split_variants([finish(f) for f in analysis.found], options.variants)
+    lint = lint or _Lint()
+    reported: dict[Site, Site] = {}  # a region's site -> the report's (first) site for it
+    finished = []
+    for found in analysis.found:
+        site = finish(found)
+        if site.kind in ("module", "embedded") and site.module_path in lint.defined_at:
+            site = dataclasses.replace(site, defined_at=lint.defined_at[site.module_path])
+        finished.append(site)
+        reported.setdefault(found.site, site)
+    shown, hidden = _split_variants(finished, options.variants)
     unseen = [u for u in analysis.unseen if options.variants or u.variant == "relu"]
+    suppressions = suppress.current()
+    for loc in (loc for s in shown for loc in (s.source, s.defined_at) if loc is not None):
+        suppressions.note_file(loc.file)
+    regions = list(getattr(analysis, "regions", ()))  # a saved model's aten graph keeps none
+    model = engine.Model(name, lint.model, regions, tuple(shown), tuple(analysis.unseen), reported)
+    findings = engine.run(model, options.rules, suppressions)
     paths = [s.module_path for s in shown] + [a.path for a in analysis.anchors]
     paths += [u.module_path for u in analysis.untraced] + [u.module_path for u in unseen]
     return TargetResult(
@@ -376,6 +446,7 @@ def _result(
         unseen=tuple(unseen),
         hidden_variants=tuple(sorted(hidden.items())),
         modules=_module_chain(modules, paths),
+        findings=tuple(findings),
     )
 
 
