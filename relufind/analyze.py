@@ -44,6 +44,8 @@ class Options:
     allow_pickle: bool = False
     #: input shapes for a torch.export second opinion where fx leaves regions untraced
     input_shapes: tuple[tuple[int, ...], ...] = ()
+    #: a dtype name per input shape ("long" for token ids; None: the default float)
+    input_dtypes: tuple[str | None, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -304,25 +306,49 @@ def _analyse(
     is_anchor = anchor_predicate(options.anchors)
     analysis = analyse(model, is_anchor)
     modules = [(path, type(m).__name__) for path, m in model.named_modules(remove_duplicate=False)]
+    warnings = _unmatched_anchors(model, options.anchors)
     traced_with = "fx"
     if analysis.untraced and options.input_shapes:
-        exported = _second_opinion(model, options, is_anchor)
+        exported, failure = _second_opinion(model, options, is_anchor)
         if exported is not None:
+            exported.assumptions[:0] = analysis.assumptions
             analysis, traced_with = exported, "torch.export"
-    return _result(analysis, target, name, options, device, build, modules, traced_with)
+        else:
+            warnings.append(
+                f"--input-shape: the torch.export retry failed too ({failure}); kept fx's analysis"
+            )
+    return _result(analysis, target, name, options, device, build, modules, traced_with, warnings)
+
+
+def _unmatched_anchors(model: nn.Module, names: Sequence[str]) -> list[str]:
+    """A warning per ``--anchor`` name that matches no module class in the model."""
+    classes: set[str] = set()
+    for module in model.modules():
+        for cls in type(module).__mro__:
+            classes.update((cls.__name__, f"{cls.__module__}.{cls.__qualname__}"))
+    return [
+        f"--anchor {name} matches no module class in the model; check the spelling (class name, "
+        "e.g. Linear)"
+        for name in dict.fromkeys(names)
+        if name and name not in classes
+    ]
 
 
 def _second_opinion(
     model: nn.Module, options: Options, is_anchor: Callable[[nn.Module], bool]
-) -> Analysis | None:
-    """torch.export on meta inputs of --input-shape: resolves shape-dependent code fx cannot."""
+) -> tuple[Analysis | None, str | None]:
+    """torch.export on meta inputs of --input-shape: resolves shape-dependent code fx cannot.
+
+    Returns the analysis, or None and why export failed (data-dependent control flow defeats
+    export too, as can a wrong shape or dtype).
+    """
     from . import aten
 
     try:
-        graph = aten.export_on_meta(model, options.input_shapes, is_anchor)
-    except Exception:  # data-dependent control flow defeats export too: keep fx's partial answer
-        return None
-    return aten.analyse(graph, options.anchors)
+        graph = aten.export_on_meta(model, options.input_shapes, is_anchor, options.input_dtypes)
+    except Exception as exc:
+        return None, _first_line(exc)
+    return aten.analyse(graph, options.anchors), None
 
 
 def _analyse_saved(path: Path, target: str, options: Options) -> TargetResult:
@@ -342,7 +368,7 @@ def _analyse_saved(path: Path, target: str, options: Options) -> TargetResult:
         graph = aten.from_exported(saved.load_exported(path))
         modules = list(dict.fromkeys(pair for info in graph.info.values() for pair in info.chain))
     analysis = aten.analyse(graph, options.anchors)
-    return _result(analysis, target, graph.root_type, options, "cpu", kind, modules, kind)
+    return _result(analysis, target, graph.root_type, options, "cpu", kind, modules, kind, [])
 
 
 def _result(
@@ -354,6 +380,7 @@ def _result(
     build: str | None,
     modules: list[tuple[str, str]],
     traced_with: str,
+    warnings: list[str],
 ) -> TargetResult:
     from .hierarchy import finish
 
@@ -374,6 +401,8 @@ def _result(
         unseen=tuple(unseen),
         hidden_variants=tuple(sorted(hidden.items())),
         modules=_module_chain(modules, paths),
+        assumptions=tuple(dict.fromkeys(analysis.assumptions)),
+        notes=tuple(warnings),
     )
 
 

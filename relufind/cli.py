@@ -64,6 +64,18 @@ def parse_arg(text: str) -> tuple[str, Any]:
         return name, raw
 
 
+def parse_input(text: str) -> tuple[tuple[int, ...], str | None]:
+    """``8,20:long`` as a shape and a dtype name (None when no ``:dtype`` is given)."""
+    from .vocab import INPUT_DTYPES
+
+    shape_text, sep, dtype = text.partition(":")
+    dtype = dtype.strip().lower().removeprefix("torch.")
+    if sep and dtype not in INPUT_DTYPES:
+        known = ", ".join(sorted(INPUT_DTYPES))
+        raise typer.BadParameter(f"--input-shape '{text}': unknown dtype '{dtype}' (one of {known})")
+    return parse_shape(shape_text), (dtype or None) if sep else None
+
+
 def parse_shape(text: str) -> tuple[int, ...]:
     """``1,3,224,224`` (or ``1x3x224x224``) as a tuple of positive sizes."""
     parts = text.replace("x", ",").split(",")
@@ -132,7 +144,7 @@ def main_command(
             "--input-shape",
             metavar="D,D,...",
             help="Where fx cannot trace, retry with torch.export on meta inputs of this shape "
-            "(one per forward input, e.g. 1,3,224,224). Repeatable.",
+            "(one per forward input, e.g. 1,3,224,224; a dtype after a colon: 8,20:long). Repeatable.",
         ),
     ] = None,
     allow_pickle: Annotated[
@@ -169,7 +181,7 @@ def main_command(
 
     try:
         args = dict(parse_arg(a) for a in arg or [])
-        input_shapes = tuple(parse_shape(s) for s in input_shape or ())
+        inputs = [parse_input(s) for s in input_shape or ()]
     except typer.BadParameter as exc:
         raise _usage_error(exc.message) from None
     options = Options(
@@ -180,7 +192,8 @@ def main_command(
         timeout=timeout or None,
         debug=debug,
         allow_pickle=allow_pickle,
-        input_shapes=input_shapes,
+        input_shapes=tuple(shape for shape, _ in inputs),
+        input_dtypes=tuple(dtype for _, dtype in inputs),
     )
     try:
         report = scan_targets(targets, options)

@@ -76,7 +76,7 @@ SOURCE = Nullable({"file": str, "line": int})
 RELATION = {"anchor": str, "type": str, "via": [str]}
 SITE = {
     "kind": Enum("module", "function", "method", "clamp", "threshold", "embedded"),
-    "variant": Enum("relu", "relu6", "leaky_relu", "prelu", "rrelu"),
+    "variant": Enum("relu", "relu6", "clipped_relu", "leaky_relu", "prelu", "rrelu"),
     "op": str,
     "module_path": str,
     "module_type": str,
@@ -84,6 +84,10 @@ SITE = {
     "source": SOURCE,
     "after": [RELATION],
     "before": [RELATION],
+    "after_more": int,
+    "before_more": int,
+    "input_path": Nullable({"via": [str]}),
+    "output_path": Nullable({"via": [str]}),
     "inside": Nullable({"anchor": str, "type": str}),
     "traced": bool,
 }
@@ -95,7 +99,16 @@ TARGET = {
     "error": Nullable({"type": str, "message": str}),
     "sites": [SITE],
     "anchors": [{"path": str, "type": str}],
-    "untraced": [{"module_path": str, "reason": str}],
+    "untraced": [
+        {
+            "module_path": str,
+            "reason": str,
+            # beyond the spec's keys: where tracing failed, and what may resolve it
+            "source": SOURCE,
+            "statement": Nullable(str),
+            "hint": Nullable(str),
+        }
+    ],
     "findings": [
         {
             "code": Matches(r"^RF\d{3}$"),
@@ -116,6 +129,8 @@ EXTRA_TARGET_KEYS: dict[str, object] = {
     "needs_args": [str],
     "hidden_variants": dict,
     "unseen": [{"module_path": str, "op": str, "variant": str, "source": SOURCE}],
+    "assumptions": [{"module_path": str, "source": SOURCE, "statement": str}],
+    "notes": [str],
 }
 EXTRA_SITE_KEYS: dict[str, object] = {"after_complete": bool, "before_complete": bool, "region": Nullable(str)}
 
@@ -221,6 +236,10 @@ def test_json_document_matches_the_spec_schema(monkeypatch: pytest.MonkeyPatch) 
         "source": {"file": MODELS, "line": 43},
         "after": [{"anchor": "lstm", "type": "LSTM", "via": []}],
         "before": [{"anchor": "gru", "type": "GRU", "via": []}],
+        "after_more": 0,
+        "before_more": 0,
+        "input_path": None,
+        "output_path": None,
         "inside": None,
         "traced": True,
     }
@@ -300,7 +319,13 @@ def test_json_of_every_field_matches_the_schema() -> None:
         {"code": "RF101", "severity": "info", "message": "shared ReLU module", "source": None},
     ]
     assert target["untraced"] == [
-        {"module_path": "enc.block", "reason": "TraceError: data-dependent control flow"}
+        {
+            "module_path": "enc.block",
+            "reason": "TraceError: data-dependent control flow",
+            "source": None,
+            "statement": None,
+            "hint": None,
+        }
     ]
     assert target["sites"][0]["source"] == {"file": "/elsewhere/outside/cwd.py", "line": 7}
     assert target["sites"][0]["after"][1] == {"anchor": "conv2d", "type": "conv2d", "via": []}
