@@ -155,6 +155,7 @@ class _Analyser:
     ) -> None:
         """What ``forward`` does from the failing statement on, read from source: its ReLU calls
         (one site per call expression) and the children it has not called yet."""
+        first_read = len(result.found)
         after = [c for c in relu_calls(module) if c.end_line >= line and c.file == _forward_file(module)]
         at = {(c.file, c.line) for c in after}
         result.unseen = [u for u in result.unseen if (u.source.file, u.source.line) not in at]
@@ -174,10 +175,10 @@ class _Analyser:
                         self._child_of_unread(result, member, _join(prefix, f"{name}.{key}"), None)
             elif not _used(name, used):
                 self._child_of_unread(result, child, _join(prefix, name), called.get(name))
-        result.found = [
-            Found(dataclasses.replace(f.site, region=prefix), f.up, f.down)
-            if not f.site.traced and f.site.region is None else f
-            for f in result.found
+        # found from here on is counted per call expression (or analysed apart): say where
+        result.found[first_read:] = [
+            Found(dataclasses.replace(f.site, region=prefix), f.up, f.down) if f.site.region is None else f
+            for f in result.found[first_read:]
         ]
 
     def _hint(self) -> str | None:

@@ -30,6 +30,7 @@ import torch
 import torch.fx as fx
 import torch.nn as nn
 
+from . import vocab
 from .report import Anchor
 from .trace import Traced, fx_value_inputs
 
@@ -239,10 +240,25 @@ def relate(
     region = _anchor_regions(traced, nodes, is_anchor, computes)
     labels = {node: _label(traced, node) for node in nodes}
     mutations = {node: target for node in nodes if (target := _mutated_input(traced, node)) is not None}
+    views = {node: base for node in nodes if (base := _viewed(traced, node)) is not None} if mutations else {}
     return relate_graph(
         nodes, region, labels, value_inputs={n: fx_value_inputs(n) for n in nodes}, computes=computes,
-        transfers=transfers, mutations=mutations, ids=ids, open_ends=open_ends,
+        transfers=transfers, mutations=mutations, ids=ids, open_ends=open_ends, views=views,
     )
+
+
+def _viewed(traced: Traced, node: fx.Node) -> fx.Node | None:
+    """The tensor whose storage ``node`` is a view of (``vocab.VIEWS``), if any."""
+    if node.op == "call_method":
+        name = str(node.target)
+    elif node.op == "call_function":
+        name = getattr(node.target, "__name__", "")
+    elif node.op == "call_module":
+        name = type(traced.submodule(str(node.target))).__name__
+    else:
+        return None
+    first = node.args[0] if node.args else None
+    return first if name in vocab.VIEWS and isinstance(first, fx.Node) else None
 
 
 def _mutated_input(traced: Traced, node: fx.Node) -> fx.Node | None:
@@ -274,6 +290,7 @@ def relate_graph(
     mutations: Mapping[fx.Node, fx.Node] | None = None,
     ids: AnchorIds | None = None,
     open_ends: Mapping[fx.Node, Anchor] | None = None,
+    views: Mapping[fx.Node, fx.Node] | None = None,
 ) -> Relations:
     """The two passes, for any front end that can say which anchor a node belongs to.
 
@@ -301,9 +318,14 @@ def relate_graph(
             else crossing(src, node, upstream[src], transfers[src].out_up if src in transfers else None)
             for src in inputs[node]
         )
-    readers = _readers(nodes, inputs, mutations or {})
+    readers, storage = _readers(nodes, inputs, mutations or {}, views or {})
+    open_ends = dict(open_ends or {})
+    if open_ends and mutations:  # an in-place write into a value that flows on past the end
+        open_roots = {storage.get(n, n): marker for n, marker in open_ends.items()}
+        for node in mutations:
+            if storage.get(node) in open_roots:
+                open_ends.setdefault(node, open_roots[storage[node]])
     downstream: dict[fx.Node, Reach] = {}
-    open_ends = open_ends or {}
     for node in reversed(nodes):
         reached = [
             Reach(edges=((OUTPUT, EMPTY),))
@@ -365,36 +387,42 @@ def across(inner: Reach, edge: Anchor, outer: Reach, *, outer_first: bool) -> Re
 
 
 def _readers(
-    nodes: list[fx.Node], inputs: Mapping[fx.Node, list[fx.Node]], mutations: Mapping[fx.Node, fx.Node]
-) -> dict[fx.Node, list[fx.Node]]:
+    nodes: list[fx.Node],
+    inputs: Mapping[fx.Node, list[fx.Node]],
+    mutations: Mapping[fx.Node, fx.Node],
+    views: Mapping[fx.Node, fx.Node],
+) -> tuple[dict[fx.Node, list[fx.Node]], dict[fx.Node, fx.Node]]:
     """Who reads each node's value; for in-place nodes also the later readers of its aliases.
 
-    An in-place result aliases its input, so a chain ``relu_(relu_(x))`` and the ``x`` saved
-    before it are one tensor: whoever reads any of them after the op reads its result.
+    An in-place result aliases its input, and a view its base, so a chain ``relu_(relu_(x))``,
+    a ``transpose`` of it and the ``x`` saved before are one storage: whoever reads any of
+    them after the op reads its result.
     """
     users: dict[fx.Node, list[fx.Node]] = {}
     for node in nodes:
         for src in inputs[node]:
             users.setdefault(src, []).append(node)
     if not mutations:
-        return users
+        return users, {}
     order = {node: index for index, node in enumerate(nodes)}
     storage: dict[fx.Node, fx.Node] = {}  # node -> the first node of its alias chain
     aliases: dict[fx.Node, list[fx.Node]] = {}
     for node in nodes:
-        root = storage.get(mutations[node], mutations[node]) if node in mutations else node
+        base = mutations.get(node, views.get(node))
+        root = storage.get(base, base) if base is not None else node
         storage[node] = root
         aliases.setdefault(root, []).append(node)
     readers = dict(users)
     for node in mutations:
-        later = [
+        later = [  # aliases made after the write read it through graph edges already
             user
             for alias in aliases[storage[node]]
+            if order[alias] < order[node]
             for user in users.get(alias, ())
             if user is not node and order.get(user, -1) > order[node]
         ]
         readers[node] = list(dict.fromkeys([*users.get(node, ()), *later]))
-    return readers
+    return readers, storage
 
 
 def _anchor_regions(

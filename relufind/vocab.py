@@ -84,6 +84,14 @@ for _name in ("dtype", "device", "layout", "shape", "is_cuda", "requires_grad"):
     VALUE_ARGS.setdefault(_name, NOTHING)
 
 
+#: ops whose result is a view of their first argument's storage: an in-place write through
+#: either one is seen by later readers of the other (``y = x.transpose(1, 2); y.relu_()``)
+VIEWS: frozenset[str] = frozenset(
+    {"transpose", "permute", "view", "view_as", "unsqueeze", "squeeze", "t", "expand", "expand_as",
+     "narrow", "select", "getitem", "unflatten", "diagonal", "as_strided", "movedim", "swapaxes",
+     "Identity"}
+)
+
 #: ``--input-shape 8,20:long``: dtype names a user may write -> the ``torch`` attribute
 INPUT_DTYPES: dict[str, str] = {
     "float": "float32", "float32": "float32", "float16": "float16", "half": "float16",
