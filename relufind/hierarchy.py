@@ -46,7 +46,7 @@ from .trace import Failure, RelufindTracer, Traced, concrete_defaults, failure_p
 #: a site's reach leaves a region analysed apart from its surroundings: beyond is unknown
 UNKNOWN_IN = Anchor("<unknown-in>", "unknown")
 UNKNOWN_OUT = Anchor("<unknown-out>", "unknown")
-_MARKERS = (INPUT, OUTPUT, UNKNOWN_IN, UNKNOWN_OUT)
+_MARKERS = frozenset((INPUT, OUTPUT, UNKNOWN_IN, UNKNOWN_OUT))
 #: what a site in a region read from source knows: nothing beyond the region
 UNKNOWN_UP = Reach(edges=((UNKNOWN_IN, EMPTY),))
 UNKNOWN_DOWN = Reach(edges=((UNKNOWN_OUT, EMPTY),))
@@ -391,8 +391,12 @@ def _canonical(analysis: Analysis, model: nn.Module) -> Analysis:
         module = module_at.get(path)  # None: a functional anchor's node name, not a module
         return path if module is None else first_path[id(module)]
 
+    canonical: dict[Anchor, Anchor] = {}
+
     def anchor(a: Anchor) -> Anchor:
-        return a if a in _MARKERS else Anchor(canon(a.path), a.type)
+        if a not in canonical:
+            canonical[a] = a if a in _MARKERS else Anchor(canon(a.path), a.type)
+        return canonical[a]
 
     def site(s: Site) -> Site:
         inside = s.inside and Inside(canon(s.inside.anchor), s.inside.type)

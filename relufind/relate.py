@@ -25,6 +25,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import torch
 import torch.fx as fx
@@ -77,13 +78,13 @@ OUTPUT = Anchor("<output>", "output")
 
 # -- paths: the ops between two points, as a length and the labels at each end -------------------
 
-@dataclass(frozen=True)
-class Path:
+class Path(NamedTuple):
     """The ops between an anchor (or a boundary) and a node, in data-flow order.
 
     ``labels`` holds every label of a path of up to ``2 * VIA_ENDS`` ops, else the first and
     the last ``VIA_ENDS``: extending or joining paths costs O(1) and the true ``length`` is
-    kept, so the analysis compares true lengths while a report shows the ends.
+    kept, so the analysis compares true lengths while a report shows the ends. (A named
+    tuple: the passes make one per node and anchor, so it must be cheap to build.)
     """
 
     length: int = 0
@@ -91,10 +92,14 @@ class Path:
 
     def append(self, label: str) -> Path:
         """This path followed by one more op (towards the data's destination)."""
-        return self.join(Path(1, (label,)))
+        if self.length < 2 * VIA_ENDS:
+            return Path(self.length + 1, (*self.labels, label))
+        return Path(self.length + 1, (*self.labels[:VIA_ENDS], *self.labels[-VIA_ENDS + 1 :], label))
 
     def prepend(self, label: str) -> Path:
-        return Path(1, (label,)).join(self)
+        if self.length < 2 * VIA_ENDS:
+            return Path(self.length + 1, (label, *self.labels))
+        return Path(self.length + 1, (label, *self.labels[: VIA_ENDS - 1], *self.labels[-VIA_ENDS:]))
 
     def join(self, other: Path) -> Path:
         """This path followed by ``other``."""
@@ -126,8 +131,7 @@ class AnchorIds:
         return 1 << self._ids.setdefault(anchor, len(self._ids))
 
 
-@dataclass(frozen=True)
-class Reach:
+class Reach(NamedTuple):
     """What a node sees one way: its nearest anchors, how many in all, and the boundaries."""
 
     near: tuple[tuple[Anchor, Path], ...] = ()  # at most LIMIT, nearest first
@@ -146,8 +150,21 @@ class Reach:
         return any(m == marker for m, _ in self.edges)
 
     def map_paths(self, change: Callable[[Path], Path]) -> Reach:
-        near = tuple((a, change(p)) for a, p in self.near)
-        return Reach(near, self.seen, tuple((m, change(p)) for m, p in self.edges))
+        near = tuple([(a, change(p)) for a, p in self.near])
+        return Reach(near, self.seen, tuple([(m, change(p)) for m, p in self.edges]))
+
+    def append(self, label: str) -> Reach:
+        """Every path one op longer at the node's end (crossing ``label`` going downstream)."""
+        return Reach(
+            tuple([(a, p.append(label)) for a, p in self.near]), self.seen,
+            tuple([(m, p.append(label)) for m, p in self.edges]),
+        )
+
+    def prepend(self, label: str) -> Reach:
+        return Reach(
+            tuple([(a, p.prepend(label)) for a, p in self.near]), self.seen,
+            tuple([(m, p.prepend(label)) for m, p in self.edges]),
+        )
 
     def without(self, marker: Anchor) -> Reach:
         return Reach(self.near, self.seen, tuple((m, p) for m, p in self.edges if m != marker))
@@ -362,7 +379,7 @@ class _Crossing:
             return _through(transfer, reach, label, up=up)
         if label is None:
             return reach
-        return reach.map_paths(lambda p: p.append(label) if up else p.prepend(label))
+        return reach.append(label) if up else reach.prepend(label)
 
 
 def _through(transfer: Reach, outer: Reach, label: str | None, *, up: bool) -> Reach:

@@ -371,6 +371,8 @@ class _Tags:
     def fresh_all(self, value: Any, name: str) -> Any:
         if isinstance(value, torch.Tensor):
             return self.fresh(value, name)
+        if isinstance(value, tuple) and hasattr(value, "_fields"):  # PackedSequence and other named tuples
+            return type(value)(*(self.fresh_all(v, name) for v in value))
         if isinstance(value, tuple):
             return tuple(self.fresh_all(v, name) for v in value)
         if isinstance(value, list):

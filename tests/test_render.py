@@ -261,6 +261,8 @@ def synthetic_report() -> Report:
         after=(Relation("enc.conv", "Conv2d", ("BatchNorm2d enc.bn",)), Relation("conv2d", "conv2d")),
         before=(),
         traced=False,
+        after_more=3,
+        output_path=("add", "Linear head"),
     )
     embedded = Site(
         kind="embedded",
@@ -271,6 +273,8 @@ def synthetic_report() -> Report:
         inplace=False,
         source=None,
         inside=Inside("rnn", "RNN"),
+        input_path=(),
+        output_path=(),
     )
     return Report(
         "9.9.9",
@@ -467,8 +471,10 @@ def test_synthetic_tree_reads_well() -> None:
         "│   └── block  Block\n"
         "│       ├── ! not traced: TraceError: data-dependent control flow\n"
         "│       └── ● relu  clamp Tensor.clamp_  in-place  (read from source)  /elsewhere/outside/cwd.py:7\n"
-        "│           ├── after   Conv2d enc.conv via BatchNorm2d enc.bn; conv2d\n"
-        "│           └── before  output\n"
+        "│           ├── after   Conv2d enc.conv via BatchNorm2d enc.bn\n"
+        "│           │           conv2d\n"
+        "│           │           +3 more upstream\n"
+        "│           └── before  output via add, Linear head\n"
         "├── rnn  RNN  [anchor]\n"
         "│   └── ● relu  embedded torch.nn.RNN(nonlinearity='relu')  ?\n"
         "│       ├── inside  RNN rnn\n"

@@ -155,8 +155,11 @@ def _fill(
             text = f"? {unseen.variant} call {unseen.op} at {where} is not in the traced graph"
             branch.add(Text(text + " (branch not taken?)", "yellow"))
     items: list[tuple[float, int, object]] = []
-    for order, child in enumerate(children.get(path, ())):
-        items.append((keys.get(child, math.inf), order, child))
+    following = math.inf  # a child without a data-flow position goes before the next one that has one
+    for order, child in reversed(list(enumerate(children.get(path, ())))):
+        key = keys.get(child, math.inf)
+        following = key if key != math.inf else following
+        items.append((following - 0.25 if key == math.inf else key, order, child))
     for site in sites_by_path.get(path, ()):
         items.append((keys[id(site)], 0, site))
     for _, _, item in sorted(items, key=lambda entry: (entry[0], entry[1])):
