@@ -104,6 +104,18 @@ def parse_arg(text: str) -> tuple[str, Any]:
         return name, raw
 
 
+def parse_input(text: str) -> tuple[tuple[int, ...], str | None]:
+    """``8,20:long`` as a shape and a dtype name (None when no ``:dtype`` is given)."""
+    from .vocab import INPUT_DTYPES
+
+    shape_text, sep, dtype = text.partition(":")
+    dtype = dtype.strip().lower().removeprefix("torch.")
+    if sep and dtype not in INPUT_DTYPES:
+        known = ", ".join(sorted(INPUT_DTYPES))
+        raise typer.BadParameter(f"--input-shape '{text}': unknown dtype '{dtype}' (one of {known})")
+    return parse_shape(shape_text), (dtype or None) if sep else None
+
+
 def parse_shape(text: str) -> tuple[int, ...]:
     """``1,3,224,224`` (or ``1x3x224x224``) as a tuple of positive sizes."""
     parts = text.replace("x", ",").split(",")
@@ -172,7 +184,7 @@ def main_command(
             "--input-shape",
             metavar="D,D,...",
             help="Where fx cannot trace, retry with torch.export on meta inputs of this shape "
-            "(one per forward input, e.g. 1,3,224,224). Repeatable.",
+            "(one per forward input, e.g. 1,3,224,224; a dtype after a colon: 8,20:long). Repeatable.",
         ),
     ] = None,
     allow_pickle: Annotated[
@@ -302,7 +314,7 @@ def main_command(
         raise _usage_error("name at least one target (a file.py:Name, a file or a folder)")
     try:
         args = dict(parse_arg(a) for a in arg or [])
-        input_shapes = tuple(parse_shape(s) for s in input_shape or ())
+        inputs = [parse_input(s) for s in input_shape or ()]
         config = discover(config_file=config_file, isolated=isolated)
         flags = Selection(
             _selectors(select) if select is not None else None, _selectors(extend_select), _selectors(ignore)
@@ -325,7 +337,8 @@ def main_command(
         timeout=timeout or None,
         debug=debug,
         allow_pickle=allow_pickle,
-        input_shapes=input_shapes,
+        input_shapes=tuple(shape for shape, _ in inputs),
+        input_dtypes=tuple(dtype for _, dtype in inputs),
         rules=rules,
     )
     try:

@@ -65,6 +65,13 @@ class Site:
     #: module sites: where the module was constructed (the ``nn.ReLU(...)`` inside an
     #: ``nn.Sequential(...)``), recorded while relufind built the model; None otherwise
     defined_at: SourceLoc | None = None
+    #: anchors reached beyond the (at most 8) listed in ``after`` / ``before``
+    after_more: int = 0
+    before_more: int = 0
+    #: ``via`` of the shortest path from the model input to the site (output: from the site
+    #: to the model output) that crosses no anchor; None when no such path exists
+    input_path: tuple[str, ...] | None = None
+    output_path: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -77,6 +84,21 @@ class Anchor:
 class Untraced:
     module_path: str
     reason: str
+    #: the user's statement where tracing failed: ``file:line`` and its text
+    source: SourceLoc | None = None
+    statement: str | None = None
+    #: what may resolve it ("try --input-shape 1,1,32,100") when the failure was about shapes
+    hint: str | None = None
+
+
+@dataclass(frozen=True)
+class Assumption:
+    """A shape guard (``assert h == 1``, ``if x.size(1) != 1: raise``) tracing took the way
+    forward of: relations hold for inputs that pass it."""
+
+    module_path: str
+    source: SourceLoc
+    statement: str
 
 
 @dataclass(frozen=True)
@@ -147,6 +169,11 @@ class TargetResult:
     needs_args: tuple[str, ...] = ()
     #: (path, class name) of the modules on the way to every site and anchor, in model order
     modules: tuple[tuple[str, str], ...] = ()
+    #: shape guards tracing took the one way forward of
+    assumptions: tuple[Assumption, ...] = ()
+    #: warnings about this target's analysis for the user (an --anchor that matches no
+    #: module class, an --input-shape retry that failed): returned, never printed
+    notes: tuple[str, ...] = ()
 
     def kind_counts(self) -> Counter[str]:
         return Counter(site.kind for site in self.sites)

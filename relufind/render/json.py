@@ -53,7 +53,21 @@ def _target(result: TargetResult) -> dict[str, Any]:
         "needs_args": list(result.needs_args),
         "sites": [_site(s) for s in result.sites],
         "anchors": [{"path": a.path, "type": a.type} for a in result.anchors],
-        "untraced": [{"module_path": u.module_path, "reason": u.reason} for u in result.untraced],
+        "untraced": [
+            {
+                "module_path": u.module_path,
+                "reason": u.reason,
+                "source": _source(u.source),
+                "statement": u.statement,
+                "hint": u.hint,
+            }
+            for u in result.untraced
+        ],
+        "assumptions": [
+            {"module_path": a.module_path, "source": _source(a.source), "statement": a.statement}
+            for a in result.assumptions
+        ],
+        "notes": list(result.notes),
         "unseen": [
             {"module_path": u.module_path, "op": u.op, "variant": u.variant, "source": _source(u.source)}
             for u in result.unseen
@@ -74,6 +88,10 @@ def _site(site: Site) -> dict[str, Any]:
         "source": _source(site.source),
         "after": [_relation(r) for r in site.after],
         "before": [_relation(r) for r in site.before],
+        "after_more": site.after_more,
+        "before_more": site.before_more,
+        "input_path": None if site.input_path is None else {"via": list(site.input_path)},
+        "output_path": None if site.output_path is None else {"via": list(site.output_path)},
         "inside": None if site.inside is None else {"anchor": site.inside.anchor, "type": site.inside.type},
         "traced": site.traced,
         "after_complete": site.after_complete,
