@@ -114,10 +114,12 @@ def relu_result_writes(module: nn.Module) -> list[ResultWrite]:
     return found
 
 
+@lru_cache(maxsize=1024)  # per parsed forward: a class is instantiated many times in a model
 def _bindings_and_writes(
     tree: ast.AST,
 ) -> tuple[dict[str, list[_Binding]], list[tuple[str, tuple[int, int]]]]:
-    """Per name, its bindings in source order; and every index assignment ``name[...] = ...``."""
+    """Per name, its bindings in source order; and every index assignment ``name[...] = ...``
+    (read only: the result is shared between calls)."""
     bindings: dict[str, list[_Binding]] = {}
     writes: list[tuple[str, tuple[int, int]]] = []
     for node in ast.walk(tree):
