@@ -21,14 +21,13 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
-import torch
 import torch.fx as fx
 import torch.nn as nn
-import torch.nn.functional as F
 
+from . import vocab
 from .relate import Relations
 from .report import Site
-from .trace import Traced
+from .trace import Traced, fx_value_inputs
 
 META_KEY = "relufind.facts"
 
@@ -50,18 +49,17 @@ ModuleTest = Callable[[nn.Module], bool]
 
 @dataclass(frozen=True)
 class Row:
-    """One fact about some spellings: the roles they have, and which spellings."""
+    """One fact: the roles it gives, and the ``vocab`` table saying which ops have it."""
 
     roles: frozenset[str]
-    functions: tuple[Any, ...] = ()
-    methods: tuple[str, ...] = ()
-    modules: tuple[type, ...] = ()
+    #: op names (functions, methods) and ``torch.nn`` class names, as ``vocab`` keys them
+    names: frozenset[str]
     #: a condition on the built module (kernel_size, output_size, ...) for module rows
     when: ModuleTest | None = None
 
 
-def _row(roles: str, **spellings: Any) -> Row:
-    return Row(frozenset(roles.split()), **spellings)
+def _row(roles: str, names: frozenset[str], when: ModuleTest | None = None) -> Row:
+    return Row(frozenset(roles.split()), names, when)
 
 
 def _ones(value: Any) -> bool:
@@ -81,157 +79,35 @@ def _pools_to_one(module: nn.Module) -> bool:
     return _ones(getattr(module, "output_size", 0))
 
 
-_VIEW_METHODS = (
-    "view",
-    "view_as",
-    "reshape",
-    "reshape_as",
-    "flatten",
-    "unflatten",
-    "squeeze",
-    "unsqueeze",
-    "transpose",
-    "permute",
-    "t",
-    "narrow",
-    "select",
-    "expand",
-    "expand_as",
-    "chunk",
-    "split",
-    "unbind",
-    "movedim",
-    "swapaxes",
-    "swapdims",
-    "contiguous",
-    "T",
-    "mT",
-)
-_VIEW_FUNCTIONS = (
-    operator.getitem,
-    torch.flatten,
-    torch.reshape,
-    torch.squeeze,
-    torch.unsqueeze,
-    torch.transpose,
-    torch.permute,
-    torch.t,
-    torch.narrow,
-    torch.select,
-    torch.chunk,
-    torch.split,
-    torch.unbind,
-    torch.movedim,
-    torch.swapaxes,
-    torch.ravel,
-)
-
+#: the tables live in ``vocab`` (one vocabulary for every front end); a row only says which
+#: roles a table's ops get here
 ROWS: tuple[Row, ...] = (
-    _row("shape view", functions=_VIEW_FUNCTIONS, methods=_VIEW_METHODS, modules=(nn.Flatten, nn.Unflatten)),
-    _row("shape", methods=("clone", "float", "double", "half", "to", "type_as"), modules=(nn.Identity,)),
-    _row("metadata", functions=(getattr, len), methods=("size", "dim", "numel", "ndimension", "nelement")),
-    _row(
-        "dropout",
-        functions=(
-            F.dropout,
-            F.dropout1d,
-            F.dropout2d,
-            F.dropout3d,
-            F.alpha_dropout,
-            F.feature_alpha_dropout,
-        ),
-        modules=(nn.modules.dropout._DropoutNd,),
-    ),
-    _row("global_pool", functions=(torch.mean,), methods=("mean",)),
-    _row(
-        "global_pool",
-        modules=(
-            nn.AdaptiveAvgPool1d,
-            nn.AdaptiveAvgPool2d,
-            nn.AdaptiveAvgPool3d,
-            nn.AdaptiveMaxPool1d,
-            nn.AdaptiveMaxPool2d,
-            nn.AdaptiveMaxPool3d,
-        ),
-        when=_pools_to_one,
-    ),
-    _row(
-        "squash",
-        functions=(F.log_softmax, torch.log_softmax),
-        methods=("log_softmax",),
-        modules=(nn.LogSoftmax,),
-    ),
-    _row(
-        "squash nonneg",
-        functions=(torch.softmax, F.softmax, torch.sigmoid, F.sigmoid),
-        methods=("softmax", "sigmoid"),
-        modules=(nn.Softmax, nn.Softmax2d, nn.Sigmoid),
-    ),
-    _row(
-        "nonneg",
-        functions=(torch.abs, torch.exp, F.softplus, F.hardsigmoid, torch.square),
-        methods=("abs", "exp", "square"),
-        modules=(nn.Softplus, nn.Hardsigmoid),
-    ),
-    _row(
-        "linear",
-        functions=(F.linear, torch.matmul, operator.matmul, torch.addmm, torch.mm),
-        methods=("matmul", "mm"),
-        modules=(nn.Linear, nn.LazyLinear, nn.Bilinear),
-    ),
-    _row("linear", modules=(nn.Conv1d, nn.Conv2d, nn.Conv3d), when=_kernel_1x1),
-    _row("conv", modules=(nn.Conv1d, nn.Conv2d, nn.Conv3d), when=_kernel_spatial),
-    _row("norm", modules=(nn.modules.batchnorm._BatchNorm,)),
-    _row("recurrent", modules=(nn.RNNBase, nn.RNNCellBase)),
+    _row("shape view", vocab.VIEWS),
+    _row("shape", vocab.SHAPE_ONLY),
+    _row("metadata", vocab.METADATA_READS),
+    _row("dropout", vocab.DROPOUT),
+    _row("global_pool", vocab.GLOBAL_POOL),
+    _row("global_pool", vocab.ADAPTIVE_POOLS, when=_pools_to_one),
+    _row("squash", vocab.SQUASH),
+    _row("nonneg", vocab.NON_NEGATIVE),
+    _row("linear", vocab.LINEAR_MAPS),
+    _row("linear", vocab.CONVS, when=_kernel_1x1),
+    _row("conv", vocab.CONVS, when=_kernel_spatial),
+    _row("norm", vocab.NORMS),
+    _row("recurrent", vocab.RECURRENT),
 )
 
 #: ReLU-family variants whose result is never negative
 NONNEG_VARIANTS = frozenset({"relu", "relu6", "clipped_relu"})
-#: ReLU spellings whose backward reads the *output* (threshold_backward on the result): an
-#: in-place write on that output breaks training. clamp / threshold read their input instead.
-SAVES_OUTPUT_OPS = frozenset(
-    {
-        "torch.nn.ReLU",
-        "torch.nn.functional.relu",
-        "torch.relu",
-        "torch.relu_",
-        "Tensor.relu",
-        "Tensor.relu_",
-    }
-)
+SAVES_OUTPUT_OPS = vocab.SAVES_OUTPUT_OPS
 #: constructor arguments read from the built module (so a flag flipped after construction,
 #: ``m.inplace = True`` in a loop, is what counts)
 MODULE_ARGS = ("kernel_size", "inplace", "nonlinearity", "output_size", "p", "training")
-#: in-place spellings that are not named with a trailing underscore
-INPLACE_FUNCTIONS = frozenset(
-    {
-        operator.iadd,
-        operator.isub,
-        operator.imul,
-        operator.itruediv,
-        operator.ifloordiv,
-        operator.imod,
-        operator.ipow,
-        operator.iand,
-        operator.ior,
-        operator.ixor,
-        operator.ilshift,
-        operator.irshift,
-        operator.imatmul,
-        operator.setitem,
-    }
-)
-
 
 #: ``x += y`` and friends: fx records them as plain ``operator.add`` (a Proxy has no
 #: ``__iadd__``), so the in-place write is read back from the source line's statement
 AUGMENTED_OPS: dict[type[ast.operator], Any] = {
-    ast.Add: operator.add,
-    ast.Sub: operator.sub,
-    ast.Mult: operator.mul,
-    ast.Div: operator.truediv,
-    ast.FloorDiv: operator.floordiv,
-    ast.MatMult: operator.matmul,
+    getattr(ast, op): getattr(operator, name) for op, name in vocab.AUGMENTED.items()
 }
 
 
@@ -278,7 +154,7 @@ class NodeFacts:
     module_args: Mapping[str, Any] = field(default_factory=dict)
     #: the input an in-place op overwrites (``x.add_(y)``, ``x += y``, ``x[i] = v``, ``relu_(x)``)
     overwrites: fx.Node | None = None
-    #: the node's users, in program order
+    #: the node's users that read its values (not only its metadata), in program order
     readers: tuple[fx.Node, ...] = ()
     #: a region analysed apart or a wrapped helper: what happens inside is not in this graph
     opaque: bool = False
@@ -320,39 +196,49 @@ class Region:
 
 # -- annotation -------------------------------------------------------------------------------
 
-_FUNCTION_ROLES: dict[Any, list[Row]] = {}
-_METHOD_ROLES: dict[str, list[Row]] = {}
-for _r in ROWS:
-    for _f in _r.functions:
-        _FUNCTION_ROLES.setdefault(_f, []).append(_r)
-    for _m in _r.methods:
-        _METHOD_ROLES.setdefault(_m, []).append(_r)
+def op_name(node: fx.Node) -> str | None:
+    """The name ``vocab`` keys ``node``'s op by: a method's name, a function's ``__name__``."""
+    if node.op == "call_method":
+        return str(node.target)
+    if node.op == "call_function":
+        return getattr(node.target, "__name__", None)
+    return None
+
+
+def _torch_class_names(module: nn.Module) -> Iterator[str]:
+    """The names of ``module``'s class and its torch base classes (a subclass of a torch
+    layer is that layer to the rules, as ``isinstance`` would say)."""
+    for cls in type(module).__mro__:
+        if cls.__module__.startswith("torch."):
+            yield cls.__name__
 
 
 def _rows_for(node: fx.Node, module: nn.Module | None) -> Iterator[Row]:
     if node.op == "call_module" and module is not None:
-        yield from (
-            r
-            for r in ROWS
-            if r.modules and isinstance(module, r.modules) and (r.when is None or r.when(module))
-        )
-    elif node.op == "call_function":
-        try:
-            yield from _FUNCTION_ROLES.get(node.target, ())
-        except TypeError:  # an unhashable target
-            return
-    elif node.op == "call_method":
-        yield from _METHOD_ROLES.get(str(node.target), ())
+        names = set(_torch_class_names(module))
+        yield from (r for r in ROWS if r.names & names and (r.when is None or r.when(module)))
+        return
+    name = op_name(node)
+    if name is not None:
+        yield from (r for r in ROWS if name in r.names and r.when is None)
+
+
+def _attribute_roles(node: fx.Node) -> frozenset[str]:
+    """``x.shape`` is metadata, ``x.T`` a view of the values; other attributes neither."""
+    attribute = node.args[1] if len(node.args) > 1 else None
+    if attribute in vocab.VALUE_ATTRIBUTES:
+        return frozenset({SHAPE, VIEW})
+    if attribute in vocab.METADATA_ATTRIBUTES:
+        return frozenset({METADATA})
+    return frozenset()
 
 
 def _roles(node: fx.Node, module: nn.Module | None, sites: list[Site]) -> frozenset[str]:
     roles: set[str] = set()
+    if node.op == "call_function" and node.target is getattr:
+        roles |= _attribute_roles(node)
     for row in _rows_for(node, module):
         roles |= row.roles
-    if node.op == "call_function" and node.target is getattr:
-        attribute = node.args[1] if len(node.args) > 1 else None
-        if attribute in ("T", "mT", "real"):  # a value view, not metadata
-            roles = {SHAPE, VIEW}
     if any(s.variant in NONNEG_VARIANTS and s.kind != "embedded" for s in sites):
         roles.add(NONNEG)
     return frozenset(roles)
@@ -373,19 +259,10 @@ def _overwrites(
         return None
     if node in augmented:
         return first
-    if node.op == "call_method":
-        name = str(node.target)
-        writes = name.endswith("_") and not name.endswith("__")
-    elif node.op == "call_function":
-        name = getattr(node.target, "__name__", "")
-        try:
-            named = node.target in INPLACE_FUNCTIONS
-        except TypeError:
-            named = False
-        writes = (
-            named or (name.endswith("_") and not name.endswith("__")) or node.kwargs.get("inplace") is True
-        )
-        writes = writes or any(s.inplace for s in sites)
+    if node.op in ("call_method", "call_function"):
+        writes = vocab.writes_in_place(op_name(node) or "")
+        if node.op == "call_function":
+            writes = writes or node.kwargs.get("inplace") is True or any(s.inplace for s in sites)
     elif node.op == "call_module" and module is not None:
         writes = getattr(module, "inplace", False) is True
         if isinstance(module, nn.modules.dropout._DropoutNd) and not module.training:
@@ -393,6 +270,22 @@ def _overwrites(
     else:
         writes = False
     return first if writes else None
+
+
+def _value_inputs(region: Region, node: fx.Node) -> list[fx.Node]:
+    known = region.relations.value_inputs
+    return known[node] if node in known else fx_value_inputs(node)
+
+
+def _value_readers(region: Region, nodes: list[fx.Node]) -> dict[fx.Node, list[fx.Node]]:
+    """Per node, the nodes that read its *values* (``vocab.VALUE_ARGS``, as relations follow
+    them): ``x.size(0)``, ``x.shape``, ``zeros_like(x)``, ``x.new_zeros(...)`` and the shape
+    argument of ``view`` read only metadata, so a rule asking "who reads x again" skips them."""
+    readers: dict[fx.Node, list[fx.Node]] = {}
+    for node in nodes:
+        for source in _value_inputs(region, node):
+            readers.setdefault(source, []).append(node)
+    return readers
 
 
 def annotate(region: Region) -> None:
@@ -404,6 +297,7 @@ def annotate(region: Region) -> None:
     order = {node: index for index, node in enumerate(nodes)}
     storage: dict[fx.Node, fx.Node] = {}
     augmented = _augmented_nodes(traced, nodes)
+    readers = _value_readers(region, nodes)
     for node in nodes:
         module = traced.submodule(str(node.target)) if node.op == "call_module" else None
         sites = region.sites.get(node, [])
@@ -422,7 +316,7 @@ def annotate(region: Region) -> None:
             module=module,
             module_args=_module_args(module),
             overwrites=overwrites,
-            readers=tuple(sorted(node.users, key=order.__getitem__)),
+            readers=tuple(sorted(readers.get(node, ()), key=order.__getitem__)),
             opaque=node in region.opaque,
             storage=storage[node],
         )
@@ -461,6 +355,8 @@ def producer(region: Region, node: fx.Node, through: Iterable[str] = (SHAPE,)) -
     seen = 0
     while current is not None and seen < 10_000:
         seen += 1
+        if current not in _value_inputs(region, reader):
+            return None  # ``reader`` takes only its input's metadata (``x.new_zeros(...)``)
         current = value_read(region, current, reader)
         facts = region.facts(current)
         if current.op == "placeholder" or facts.opaque:

@@ -21,6 +21,7 @@ from typing import Any
 
 import torch.nn as nn
 
+from . import vocab
 from .detect import FUNCTIONS, METHODS, Spelling, embedded_in, module_op, read_module
 from .report import SiteKind, SourceLoc
 
@@ -77,6 +78,150 @@ def _relu_calls(parsed: _Parsed | None, module: nn.Module | None) -> list[Source
         for call in _calls(tree)  # source order
         for applied in _read_call(call, module, self_name, namespace)
     ]
+
+
+@dataclass(frozen=True)
+class ResultWrite:
+    """An index assignment (``y[:, 0] = 0``, ``y[i] += 1``) into a ReLU call's result."""
+
+    relu: SourceCall  # the ReLU whose result is written
+    line: int  # the assignment's line
+
+
+#: a name's (re)binding in a ``forward``: where, and the expression bound (None: not known)
+_Binding = tuple[tuple[int, int], "ast.expr | None"]
+
+
+def relu_result_writes(module: nn.Module) -> list[ResultWrite]:
+    """Index assignments in ``type(module).forward`` into a name bound to a ReLU's result
+    (through views: ``z = y.view(-1)``; ``y[0] = 0``) with no rebinding in between.
+
+    fx cannot trace item assignment on a Proxy, so a graph never shows these writes; they
+    are read here. "In between" is source order: a rebinding in any branch before the write
+    counts, so a branch can only make the check stay silent, never fire by guess.
+    """
+    parsed = _parsed_forward(type(module))
+    if parsed is None:
+        return []
+    tree, file, first_line, self_name, namespace = parsed
+    bindings, writes = _bindings_and_writes(tree)
+    found: list[ResultWrite] = []
+    for name, at in writes:
+        call = _relu_bound(name, at, bindings, module, self_name, namespace, depth=8)
+        if call is not None:
+            found.append(ResultWrite(_source_call(call, file, first_line, module, self_name, namespace),
+                                     first_line + at[0] - 1))
+    return found
+
+
+@lru_cache(maxsize=1024)  # per parsed forward: a class is instantiated many times in a model
+def _bindings_and_writes(
+    tree: ast.AST,
+) -> tuple[dict[str, list[_Binding]], list[tuple[str, tuple[int, int]]]]:
+    """Per name, its bindings in source order; and every index assignment ``name[...] = ...``
+    (read only: the result is shared between calls)."""
+    bindings: dict[str, list[_Binding]] = {}
+    writes: list[tuple[str, tuple[int, int]]] = []
+    for node in ast.walk(tree):
+        at = (getattr(node, "lineno", 0), getattr(node, "col_offset", 0))
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                value = node.value if isinstance(target, ast.Name) else None
+                _bind_target(target, at, value, bindings, writes)
+        elif isinstance(node, (ast.AugAssign, ast.AnnAssign)) and isinstance(node.target, ast.Subscript):
+            _bind_target(node.target, at, None, bindings, writes)
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            _bind_target(node.target, at, node.value, bindings, writes)
+        elif isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension)):
+            _bind_target(node.target, at, None, bindings, writes)
+        elif isinstance(node, ast.withitem) and node.optional_vars is not None:
+            _bind_target(node.optional_vars, (node.context_expr.lineno, 0), None, bindings, writes)
+        elif isinstance(node, ast.NamedExpr):
+            _bind_target(node.target, at, node.value, bindings, writes)
+        elif isinstance(node, ast.Delete):
+            for target in node.targets:
+                _bind_target(target, at, None, bindings, writes)
+    for named in bindings.values():
+        named.sort(key=lambda binding: binding[0])
+    return bindings, writes
+
+
+def _bind_target(
+    target: ast.expr,
+    at: tuple[int, int],
+    value: ast.expr | None,
+    bindings: dict[str, list[_Binding]],
+    writes: list[tuple[str, tuple[int, int]]],
+) -> None:
+    if isinstance(target, ast.Name):
+        bindings.setdefault(target.id, []).append((at, value))
+    elif isinstance(target, (ast.Tuple, ast.List)):
+        for item in target.elts:  # unpacking: each name gets a value not read here
+            _bind_target(item, at, None, bindings, writes)
+    elif isinstance(target, ast.Starred):
+        _bind_target(target.value, at, None, bindings, writes)
+    elif isinstance(target, ast.Subscript) and isinstance(target.ctx, ast.Store):
+        base = target.value
+        while isinstance(base, ast.Subscript):  # y[0][1] = 0 writes into y
+            base = base.value
+        if isinstance(base, ast.Name):
+            writes.append((base.id, at))
+
+
+def _relu_bound(
+    name: str,
+    at: tuple[int, int],
+    bindings: dict[str, list[_Binding]],
+    module: nn.Module,
+    self_name: str,
+    namespace: dict[str, Any],
+    depth: int,
+) -> ast.Call | None:
+    """The ReLU call whose result ``name`` holds at ``at`` (its last binding before), if any."""
+    earlier = [b for b in bindings.get(name, ()) if b[0] < at]
+    if not earlier or depth == 0:
+        return None
+    where, value = earlier[-1]
+    if isinstance(value, ast.Call) and _saves_output(value, module, self_name, namespace):
+        return value
+    base = _viewed_name(value)
+    if base is None:
+        return None
+    return _relu_bound(base, where, bindings, module, self_name, namespace, depth - 1)
+
+
+def _saves_output(call: ast.Call, module: nn.Module, self_name: str, namespace: dict[str, Any]) -> bool:
+    """A plain ReLU whose backward reads its output (``vocab.SAVES_OUTPUT_OPS``)."""
+    return any(
+        variant == "relu" and op in vocab.SAVES_OUTPUT_OPS
+        for _, variant, op, *_ in _read_call(call, module, self_name, namespace)
+    )
+
+
+def _viewed_name(value: ast.expr | None) -> str | None:
+    """``y`` for a view of it: ``y[...]``, ``y.view(...)`` and the other ``vocab.VIEWS``."""
+    if isinstance(value, ast.Subscript) and isinstance(value.value, ast.Name):
+        return value.value.id
+    if (
+        isinstance(value, ast.Call)
+        and isinstance(value.func, ast.Attribute)
+        and value.func.attr in vocab.VIEWS
+        and isinstance(value.func.value, ast.Name)
+    ):
+        return value.func.value.id
+    if isinstance(value, ast.Attribute) and value.attr in vocab.VALUE_ATTRIBUTES and isinstance(
+        value.value, ast.Name
+    ):
+        return value.value.id
+    return None
+
+
+def _source_call(
+    call: ast.Call, file: str, first_line: int, module: nn.Module, self_name: str, namespace: dict[str, Any]
+) -> SourceCall:
+    applied = _read_call(call, module, self_name, namespace)[0]
+    return SourceCall(file, first_line + call.lineno - 1, first_line + (call.end_lineno or call.lineno) - 1,
+                      *applied)
 
 
 def readable(module: nn.Module) -> bool:

@@ -451,3 +451,25 @@ def test_bare_inplace_relu_reaches_the_readers_of_its_input(write_model) -> None
     assert after_anchors(method) == ["conv1"] and before_anchors(method) == ["conv2"]
     # the in-place module's result is read by conv2 and by the residual add (the output)
     assert after_anchors(module) == ["conv1"] and before_anchors(module) == ["conv2"]
+
+
+def test_inplace_relu_through_a_reshape_reaches_the_readers_of_the_base(write_model) -> None:  # type: ignore[no-untyped-def]
+    """`vocab.VIEWS` is the one view table (rules and relations): a reshape of a contiguous
+    tensor is a view, so an in-place ReLU on it rectifies what conv2 reads from the base."""
+    path = write_model(
+        """
+        class ThroughReshape(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.conv = nn.Conv1d(4, 4, 3, padding=1)
+                self.conv2 = nn.Conv1d(4, 4, 3, padding=1)
+
+            def forward(self, x):
+                y = self.conv(x)
+                z = y.reshape(-1)
+                z.relu_()
+                return self.conv2(y)
+        """
+    )
+    [site] = analyse(f"{path}:ThroughReshape").sites
+    assert after_anchors(site) == ["conv"] and before_anchors(site) == ["conv2"]

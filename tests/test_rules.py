@@ -122,6 +122,29 @@ class Branchy(nn.Module):
         return -x
 
 
+class ShapeOnlyToOutput(nn.Module):
+    # The ReLU's result only lends its shape to the output: it does not reach it.
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 8)
+        self.head = nn.Linear(8, 8)
+
+    def forward(self, x):
+        y = F.relu(self.fc(x))
+        return self.head(x).view_as(y), y.new_zeros(y.size(0), 10), x.expand_as(y).to(y)
+
+
+class ValueAndShape(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 8)
+
+    def forward(self, x):
+        y = F.relu(self.fc(x))  # site: value and shape
+        return y.view(y.size(0), -1)
+
+
 class AcrossUntraced(nn.Module):
     \"\"\"What follows the ReLU is an untraced region: no guess about the output.\"\"\"
 
@@ -147,6 +170,7 @@ def rf001(write_model):  # type: ignore[no-untyped-def]
         ("ThroughDropoutSoftmax", "softmax"),
         ("ThroughSigmoid", "sigmoid"),
         ("ConvClassifierMean", "1x1 mean"),
+        ("ValueAndShape", "value and shape"),
     ],
 )
 def test_rf001_fires(rf001: Path, name: str, marker: str) -> None:
@@ -162,7 +186,9 @@ def test_rf001_fires_on_squeezenet_head_at_its_construction_line(rf001: Path) ->
     assert "SqueezeNetHead" in finding.message and "classifier.2" in finding.message
 
 
-@pytest.mark.parametrize("name", ["BackboneFeatures", "AddedBeforeOutput", "HiddenLayer", "AcrossUntraced"])
+@pytest.mark.parametrize(
+    "name", ["BackboneFeatures", "AddedBeforeOutput", "HiddenLayer", "AcrossUntraced", "ShapeOnlyToOutput"]
+)
 def test_rf001_silent(rf001: Path, name: str) -> None:
     assert lint(rf001, name, "RF001") == []
 
@@ -199,6 +225,22 @@ class AfterTanh(nn.Module):
 class AfterReLUAdd(nn.Module):
     def forward(self, x):
         return F.relu(F.relu(x) + x)
+
+
+class SigmoidLendsMetadata(nn.Module):
+    # Tensors that take only a sigmoid's shape or dtype are not non-negative producers.
+
+    def forward(self, x):
+        s = torch.sigmoid(x)
+        a = F.relu(s.new_zeros(s.shape) - x)
+        b = F.relu(x.view_as(s))
+        c = F.relu(x.type_as(s).reshape(s.size(0), -1))
+        return a, b, c
+
+
+class SigmoidViewedBySize(nn.Module):
+    def forward(self, x):
+        return F.relu(torch.sigmoid(x).view(x.size(0), -1))  # site: sigmoid sized view
 """
 
 
@@ -216,6 +258,12 @@ def test_rf002_silent(write_model) -> None:  # type: ignore[no-untyped-def]
     path = write_model(RF002_MODELS, "rf002")
     assert lint(path, "AfterTanh", "RF002") == []
     assert lint(path, "AfterReLUAdd", "RF002") == []
+    assert lint(path, "SigmoidLendsMetadata", "RF002") == []
+
+
+def test_rf002_follows_values_through_a_view_sized_by_metadata(write_model) -> None:  # type: ignore[no-untyped-def]
+    path = write_model(RF002_MODELS, "rf002")
+    assert lint(path, "SigmoidViewedBySize", "RF002") == [("RF002", "", marker_line(path, "sigmoid sized view"))]
 
 
 # -- RF003 inplace-clobber -------------------------------------------------------------------------
@@ -265,6 +313,30 @@ class BareStatement(nn.Module):
         y = self.conv(x)
         F.relu_(y)
         return y * 2, y.size(0)
+
+
+class MetadataReadsAgain(nn.Module):
+    # Only the input's metadata is read after the in-place ReLU: no reader sees its values.
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv1d(4, 4, 3, padding=1)
+
+    def forward(self, x):
+        y = self.conv(x)
+        z = F.relu(y, inplace=True)
+        return z.view(y.size(0), -1), y.shape[1], torch.zeros_like(y), y.new_zeros(3), z.view_as(y)
+
+
+class MetadataAndValue(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv1d(4, 4, 3, padding=1)
+
+    def forward(self, x):
+        y = self.conv(x)
+        z = F.relu(y, inplace=True)  # site: metadata and value
+        return z.view(y.size(0), -1) + y.flatten(0)
 """
 
 
@@ -272,12 +344,18 @@ def test_rf003_fires(write_model) -> None:  # type: ignore[no-untyped-def]
     path = write_model(RF003_MODELS, "rf003")
     assert lint(path, "ModuleSkip", "RF003") == [("RF003", "act", marker_line(path, "skip act"))]
     assert lint(path, "FunctionalInputSkip", "RF003") == [("RF003", "", marker_line(path, "input skip"))]
+    assert lint(path, "MetadataAndValue", "RF003") == [("RF003", "", marker_line(path, "metadata and value"))]
 
 
 def test_rf003_silent_when_nothing_reads_the_input_again(write_model) -> None:  # type: ignore[no-untyped-def]
     path = write_model(RF003_MODELS, "rf003")
     assert lint(path, "NothingReadsAgain", "RF003") == []
     assert lint(path, "BareStatement", "RF003") == []
+
+
+def test_rf003_silent_when_only_metadata_is_read_again(write_model) -> None:  # type: ignore[no-untyped-def]
+    path = write_model(RF003_MODELS, "rf003")
+    assert lint(path, "MetadataReadsAgain", "RF003") == []
 
 
 # -- RF004 mutated-relu-output ---------------------------------------------------------------------
@@ -326,6 +404,67 @@ class ReLUThenInPlaceReLU(nn.Module):
     def forward(self, x):
         y = F.relu(x)
         return F.relu(y, inplace=True)
+
+
+class IndexAssignThroughView(nn.Module):
+    # A module ReLU's result written through a view with an augmented index assignment.
+
+    def __init__(self):
+        super().__init__()
+        self.act = nn.ReLU()  # site: view setitem act
+
+    def forward(self, x):
+        y = self.act(x)
+        z = y.view(-1)
+        z[0] += 1
+        return y
+
+
+class CloneThenIndexAssign(nn.Module):
+    def forward(self, x):
+        y = F.relu(x).clone()
+        y[:, 0] = 0
+        return y
+
+
+class ReboundThenIndexAssign(nn.Module):
+    def forward(self, x):
+        y = F.relu(x)
+        y = y * 1
+        y[:, 0] = 0
+        return y
+
+
+class IndexAssignElsewhere(nn.Module):
+    def forward(self, x):
+        y = F.relu(x)
+        z = x.clone()
+        z[:, 0] = 0
+        return y + z
+
+
+class ClampThenIndexAssign(nn.Module):
+    def forward(self, x):
+        y = x.clamp(min=0)
+        y[:, 0] = 0
+        return y
+
+
+class RequiresGradFlag(nn.Module):
+    # requires_grad_() is named like an in-place op but writes no value.
+
+    def forward(self, x):
+        y = F.relu(x)
+        y.requires_grad_()
+        return y
+
+
+class ChunkInPlace(nn.Module):
+    def forward(self, x):
+        y = torch.relu(x)  # site: chunk mul_
+        a, b = y.chunk(2, dim=1)
+        a.mul_(2)
+        return y
 """
 
 
@@ -335,19 +474,36 @@ def test_rf004_fires(write_model) -> None:  # type: ignore[no-untyped-def]
     assert lint(path, "AugmentedAdd", "RF004") == [("RF004", "act", marker_line(path, "iadd act"))]
 
 
-@pytest.mark.xfail(
-    reason="torch.fx cannot trace item assignment on a Proxy ('Proxy' object does not support item "
-    "assignment): the forward is read from source and the graph check stays silent; needs a source check",
-    strict=True,
-)
 def test_rf004_fires_on_index_assignment(write_model) -> None:  # type: ignore[no-untyped-def]
+    # fx cannot trace item assignment on a Proxy: the write is read from forward's source
     path = write_model(RF004_MODELS, "rf004")
     assert lint(path, "IndexAssign", "RF004") == [("RF004", "", marker_line(path, "setitem"))]
+    [finding] = result_of(path, "IndexAssign", "RF004").findings
+    assert f"index assignment (line {marker_line(path, 'setitem') + 1})" in finding.message
+
+
+def test_rf004_fires_on_index_assignment_through_a_view(write_model) -> None:  # type: ignore[no-untyped-def]
+    path = write_model(RF004_MODELS, "rf004")
+    assert lint(path, "IndexAssignThroughView", "RF004") == [("RF004", "act", marker_line(path, "view setitem act"))]
+
+
+def test_rf004_fires_through_a_chunk_view(write_model) -> None:  # type: ignore[no-untyped-def]
+    path = write_model(RF004_MODELS, "rf004")
+    assert lint(path, "ChunkInPlace", "RF004") == [("RF004", "", marker_line(path, "chunk mul_"))]
 
 
 def test_rf004_silent(write_model) -> None:  # type: ignore[no-untyped-def]
     path = write_model(RF004_MODELS, "rf004")
-    for name in ("OutOfPlace", "ClampThenMul", "ReLUThenInPlaceReLU"):
+    for name in (
+        "OutOfPlace",
+        "ClampThenMul",
+        "ReLUThenInPlaceReLU",
+        "CloneThenIndexAssign",
+        "ReboundThenIndexAssign",
+        "IndexAssignElsewhere",
+        "ClampThenIndexAssign",
+        "RequiresGradFlag",
+    ):
         assert lint(path, name, "RF004") == [], name
 
 
@@ -565,6 +721,24 @@ def test_rf106_unfusable_conv_relu(opt_in: Path) -> None:
         ("RF106", "", marker_line(opt_in, "conv bn relu")),
     ]  # not the third: the conv's output is also read by the add, so it cannot be fused
     assert lint(opt_in, "ConvModuleReLU", "RF106") == []
+
+
+def test_rf106_reads_values_not_sizes(write_model) -> None:  # type: ignore[no-untyped-def]
+    # the conv output's size is read again, its values only by the ReLU: still a fusable chain
+    path = write_model(
+        """
+class ConvSizedView(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3)
+
+    def forward(self, x):
+        y = self.conv(x)
+        return F.relu(y).view(y.size(0), -1)  # site: sized view
+""",
+        "rf106",
+    )
+    assert lint(path, "ConvSizedView", "RF106") == [("RF106", "", marker_line(path, "sized view"))]
 
 
 def test_rf107_inplace_relu(opt_in: Path) -> None:

@@ -19,12 +19,12 @@ from typing import Any
 import torch.fx as fx
 import torch.nn as nn
 
+from .. import srcread
 from ..facts import (
     CONV,
     DROPOUT,
     GLOBAL_POOL,
     LINEAR,
-    METADATA,
     NONNEG,
     NORM,
     RECURRENT,
@@ -121,7 +121,7 @@ def inplace_clobber(model: Model) -> Iterator[Hit]:
             reader
             for member in earlier
             for reader in region.facts(member).readers
-            if region.facts(reader).order > facts.order and METADATA not in region.roles(reader)
+            if region.facts(reader).order > facts.order  # value readers only: x.size(0) reads no value
         ]
         if readers:
             reader = readers[0]
@@ -135,6 +135,14 @@ def inplace_clobber(model: Model) -> Iterator[Hit]:
 
 @check("RF004")
 def mutated_relu_output(model: Model) -> Iterator[Hit]:
+    graph_hits = list(_mutated_in_graph(model))
+    yield from graph_hits
+    hit_sites = {id(model.final(hit.site)) for hit in graph_hits if hit.site is not None}
+    yield from (hit for hit in _mutated_in_source(model) if hit.site is None or id(hit.site) not in hit_sites)
+
+
+def _mutated_in_graph(model: Model) -> Iterator[Hit]:
+    """In-place ops the graph shows on a ReLU's result (``y.mul_(2)``, ``y += x``)."""
     for region, node, site in _relu_nodes(model):
         if site.op not in SAVES_OUTPUT_OPS:
             continue  # clamp / threshold backward reads the input, not the output
@@ -145,16 +153,46 @@ def mutated_relu_output(model: Model) -> Iterator[Hit]:
                 continue
             if any(s.kind != "embedded" and s.inplace for s in writer_facts.sites):
                 continue  # a later in-place ReLU: RF002's business, not a crash
-            yield Hit(
-                f"{model.name}: {_label(region, writer)}{_at(region, writer)} modifies in place the "
-                "result of "
-                f"the ReLU in {_where(site)}, which autograd saved for the backward pass: training fails "
-                "with "
-                "'modified by an inplace operation'. Write it out of place (y = y + z) or clone the ReLU "
-                "output",
-                site,
-            )
+            yield Hit(_mutated_message(model, site, f"{_label(region, writer)}{_at(region, writer)}"), site)
             break
+
+
+def _mutated_in_source(model: Model) -> Iterator[Hit]:
+    """Index assignments into a ReLU's result, read from ``forward`` source: fx cannot trace
+    item assignment on a Proxy, so no graph shows them (the trace fails there)."""
+    if model.module is None:
+        return
+    for path, module in model.module.named_modules():
+        if type(module).__module__.startswith("torch."):
+            continue
+        for write in srcread.relu_result_writes(module):
+            relu = write.relu
+            # a ReLU module's site is at its own path, a functional ReLU's at the caller's
+            owner = ".".join(p for p in (path, relu.child or "", relu.sub_path) if p)
+            site = _site_at(model, owner, relu.file, relu.line)
+            what = f"index assignment (line {write.line})"
+            if site is not None:
+                yield Hit(_mutated_message(model, site, what), site)
+            else:  # the ReLU is in no graph (a branch not taken): name its call line
+                yield Hit(
+                    _mutated_message(model, None, what, owner), module_path=owner,
+                    source=SourceLoc(relu.file, relu.line),
+                )
+
+
+def _site_at(model: Model, module_path: str, file: str, line: int) -> Site | None:
+    """The reported site of the ReLU call at ``file:line`` in ``module_path``."""
+    place = SourceLoc(file, line)
+    return next((s for s in model.sites if s.module_path == module_path and s.source == place), None)
+
+
+def _mutated_message(model: Model, site: Site | None, writer: str, path: str = "") -> str:
+    where = _where(site) if site is not None else (path or "the root module")
+    return (
+        f"{model.name}: {writer} modifies in place the result of the ReLU in {where}, which autograd "
+        "saved for the backward pass: training fails with 'modified by an inplace operation'. Write it "
+        "out of place (y = y + z) or clone the ReLU output"
+    )
 
 
 @check("RF005")
