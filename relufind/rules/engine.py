@@ -10,7 +10,7 @@ selected, fills in the code, name and severity from the catalog, picks the prima
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from ..report import Finding, Site, SourceLoc, Unseen
@@ -103,9 +103,17 @@ def _finding(code: str, hit: Hit, model: Model, index: dict[int, int]) -> Findin
 
 
 def _unique(findings: list[Finding]) -> list[Finding]:
-    """One finding per (rule, place, module, message): a loop the trace unrolled gives one
-    site per call, all on one line, and one line needs one finding (and one suppression)."""
-    kept: dict[tuple[object, ...], Finding] = {}
+    """One finding per (rule, place, module): a loop the trace unrolled gives one site per
+    call, all on one line, and one line needs one finding (and one suppression). The first
+    call's message stands for all; it says how many calls the line makes."""
+    kept: dict[tuple[object, ...], list[Finding]] = {}
     for finding in findings:
-        kept.setdefault((finding.code, finding.source, finding.module_path, finding.message), finding)
-    return list(kept.values())
+        kept.setdefault((finding.code, finding.source, finding.module_path), []).append(finding)
+    return [
+        group[0] if len(group) == 1 else replace(group[0], message=f"{group[0].message} ({_calls(group)})")
+        for group in kept.values()
+    ]
+
+
+def _calls(group: list[Finding]) -> str:
+    return f"this line runs {len(group)} times in the traced graph: a loop"
