@@ -6,6 +6,7 @@ one while costing no weight memory and no initialisation time.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import inspect
 from collections.abc import Callable, Iterator, Mapping
@@ -32,9 +33,14 @@ class NeedsArguments(TargetFailure):
     (a plain exception would be re-wrapped as an internal error instead of a skip).
     """
 
-    def __init__(self, missing: list[str]) -> None:
+    def __init__(self, missing: list[str], objects: list[str] | None = None,
+                 annotations: Mapping[str, str] | None = None) -> None:  # fmt: skip
         super().__init__("NeedsArguments", "needs arguments " + ", ".join(missing))
         self.missing = missing
+        #: the missing parameters no literal can supply (``hparams``, ``dims: ModelDimensions``)
+        self.objects = objects or []
+        #: parameter -> its annotation as written, where it has a literal one (``int``)
+        self.annotations = dict(annotations or {})
 
 
 def build(obj: object, name: str, args: Mapping[str, Any], *, strict_args: bool) -> Built:
@@ -83,8 +89,51 @@ def _select_args(
         and p.name not in accepted
     ]
     if missing:
-        raise NeedsArguments(missing)
+        objects = [name for name in missing if _object_typed(name, params[name].annotation)]
+        annotations = {name: _annotation_text(params[name].annotation) for name in missing}
+        raise NeedsArguments(missing, objects, {k: v for k, v in annotations.items() if v})
     return accepted
+
+
+#: parameter names that by convention hold a configuration object, not a literal value
+_OBJECT_NAMES = frozenset({"hparams", "hps", "hp", "config", "cfg", "conf", "opt", "opts", "args", "params"})
+#: annotations a TOML value or an --arg literal can satisfy
+_LITERAL_TYPES = frozenset(
+    {
+        "int", "float", "bool", "str", "bytes", "list", "tuple", "dict", "set", "None", "NoneType",
+        "Optional", "Union", "List", "Tuple", "Dict", "Set", "Sequence", "Mapping", "Literal",
+        "typing", "collections", "abc",
+    }
+)  # fmt: skip
+
+
+def _object_typed(name: str, annotation: Any) -> bool:
+    """A parameter no literal can satisfy: an object, a class, a configuration namespace.
+
+    Unannotated parameters count as literals unless their name says otherwise (``hparams``).
+    """
+    if annotation is inspect.Parameter.empty:
+        return name.lower() in _OBJECT_NAMES
+    text = _annotation_text(annotation) or "object"
+    try:
+        tree = ast.parse(text, mode="eval")
+    except SyntaxError:
+        return True
+    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    names |= {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+    if "Literal" not in names:  # a quoted name elsewhere is a forward reference to a class
+        names |= {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+    return not names <= _LITERAL_TYPES
+
+
+def _annotation_text(annotation: Any) -> str:
+    if annotation is inspect.Parameter.empty:
+        return ""
+    if isinstance(annotation, str):  # `from __future__ import annotations`
+        return annotation
+    if isinstance(annotation, type):
+        return annotation.__name__
+    return str(annotation).replace("typing.", "")
 
 
 def _is_keyword_param(param: inspect.Parameter | None) -> bool:

@@ -6,7 +6,9 @@ Nothing here imports torch at module level, so ``--help`` and ``--version`` stay
 from __future__ import annotations
 
 import ast
+import contextlib
 import sys
+from collections.abc import Iterator
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,7 +17,7 @@ import typer
 from typer.core import TyperCommand
 
 from . import __version__
-from .report import EXIT_ERROR, EXIT_FINDINGS
+from .report import EXIT_ERROR, EXIT_FINDINGS, Report, TargetResult
 
 
 class Format(str, Enum):
@@ -92,15 +94,29 @@ def _explain(value: str | None) -> None:
     raise typer.Exit()
 
 
+_CONTAINERS = {"[": "list", "{": "dict or set", "(": "tuple"}
+
+
 def parse_arg(text: str) -> tuple[str, Any]:
-    """``NAME=VALUE`` with VALUE read as a Python literal, else kept as a string."""
+    """``NAME=VALUE`` with VALUE read as a Python literal, else kept as a string.
+
+    A value that opens like a list, dict or tuple but does not parse is a mistake (a missing
+    bracket, an unquoted word), never a string: the constructor would get "[1, 2" silently.
+    """
     name, sep, raw = text.partition("=")
     name = name.strip()
     if not sep or not name.isidentifier():
         raise typer.BadParameter(f"--arg '{text}' is not NAME=VALUE (for example --arg hidden_size=64)")
     try:
         return name, ast.literal_eval(raw)
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
+    except (ValueError, SyntaxError, MemoryError, RecursionError) as exc:
+        kind = _CONTAINERS.get(raw.strip()[:1])
+        if kind is not None:
+            why = exc.msg if isinstance(exc, SyntaxError) else str(exc).strip() or type(exc).__name__
+            raise typer.BadParameter(
+                f"--arg {name}={raw} looks like a {kind} but is not a Python literal ({why}); "
+                f"close every bracket and quote strings, e.g. --arg {name}=\"['a', 'b']\""
+            ) from None
         return name, raw
 
 
@@ -116,7 +132,7 @@ def parse_shape(text: str) -> tuple[int, ...]:
     return shape
 
 
-@app.command(no_args_is_help=True, cls=_Command)
+@app.command(cls=_Command)
 def main_command(
     targets: Annotated[
         list[str] | None,
@@ -214,6 +230,19 @@ def main_command(
         bool,
         typer.Option("--exit-zero", help="Exit 0 even when rules fire (errors still exit 2)."),
     ] = False,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--exclude",
+            metavar="GLOB",
+            help="Never import files or folders matching this pattern (relative to the project root, "
+            "gitignore syntax; adds to [tool.relufind] exclude). Repeatable.",
+        ),
+    ] = None,
+    strict: Annotated[
+        bool,
+        typer.Option("--strict", help="Exit 2 when a target is skipped (needs arguments, no forward())."),
+    ] = False,
     list_rules: Annotated[
         bool,
         typer.Option("--list-rules", callback=_list_rules, is_eager=True, help="List the rules and exit."),
@@ -255,8 +284,6 @@ def main_command(
     from .config import Selection, discover, enabled_rules
     from .errors import UsageError
 
-    if not targets:
-        raise _usage_error("name at least one target (a file.py:Name, a file or a folder)")
     try:
         args = dict(parse_arg(a) for a in arg or [])
         input_shapes = tuple(parse_shape(s) for s in input_shape or ())
@@ -269,6 +296,11 @@ def main_command(
         raise _usage_error(exc.message) from None
     except UsageError as exc:
         raise _usage_error(str(exc)) from None
+    if not targets and not config.targets:
+        raise _usage_error(
+            "name at least one target (a file.py:Name, a file or a folder), "
+            "or list models in [[tool.relufind.targets]] of pyproject.toml"
+        )
     options = Options(
         args=args,
         variants=variants,
@@ -279,19 +311,166 @@ def main_command(
         allow_pickle=allow_pickle,
         input_shapes=input_shapes,
         rules=rules,
+        strict=strict or config.strict,
     )
+    from .render import View, renderer, streamer
+
+    view = View(root=config.root, rules=rules)
+    stream = streamer(format.value, sys.stdout, view)
+    progress = _progress()
+    errors_to_stderr = _errors_on_stderr(stream is not None)
+
+    def on_result(result: TargetResult) -> None:
+        if stream is not None:
+            with progress.paused():
+                stream.result(result)
+        if errors_to_stderr and result.status == "error" and result.error is not None:
+            with progress.paused():
+                print(f"relufind: error: {result.target}: {result.error.message}", file=sys.stderr)
+
     try:
-        report = scan_targets(targets, options)
+        report = scan_targets(
+            targets or [],
+            options,
+            config=config,
+            exclude=tuple(exclude or ()),
+            on_result=on_result,
+            on_progress=progress.update,
+        )
     except Exception as exc:  # a bug in relufind itself: one line unless --debug
+        progress.close()
         if debug:
             raise
         print(f"relufind: internal error: {type(exc).__name__}: {exc} (rerun with --debug)", file=sys.stderr)
         raise typer.Exit(EXIT_ERROR) from None
-    from .render import View, renderer
-
-    renderer(format.value)(report, sys.stdout, View(root=config.root, rules=rules))
+    progress.close()
+    if stream is not None:
+        stream.end(report)
+    else:
+        renderer(format.value)(report, sys.stdout, view)
+    line = _run_verdict(report, targets or [], strict_flag=strict)
+    if line:
+        print(f"relufind: error: {line}", file=sys.stderr)
     code = report.exit_code
     raise typer.Exit(0 if exit_zero and code == EXIT_FINDINGS else code)
+
+
+def _errors_on_stderr(tree: bool) -> bool:
+    """Whether each target error also gets its line on stderr, so every error shows once.
+
+    The tree on stdout shows each error in place. When that tree lands on the terminal (or
+    in the same file or pipe as stderr, ``2>&1``), a stderr line would repeat it; when stdout
+    goes elsewhere (a file, a pipe of its own) or holds JSON, stderr is where a person reads it.
+    """
+    if not tree:
+        return True
+    return not (_isatty(sys.stdout) or _same_file(sys.stdout, sys.stderr))
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def _same_file(a: Any, b: Any) -> bool:
+    import os
+
+    try:
+        first, second = os.fstat(a.fileno()), os.fstat(b.fileno())
+    except (AttributeError, ValueError, OSError):  # not real files (pytest, CliRunner)
+        return False
+    return (first.st_dev, first.st_ino) == (second.st_dev, second.st_ino)
+
+
+def _run_verdict(report: Report, targets: list[str], *, strict_flag: bool) -> str | None:
+    """One line for a run that must not read as a clean pass: nothing analysed, or a strict skip."""
+    skipped = sum(t.status == "skipped" for t in report.targets)
+    failed = sum(t.status == "error" for t in report.targets)
+    if not report.targets:
+        where = ", ".join(targets) or "[[tool.relufind.targets]]"
+        return (
+            f"nothing to analyse: no nn.Module subclass found in {where} (files are read with ast; "
+            "only those that define one are imported); name a class as file.py:Name or list it in "
+            "[[tool.relufind.targets]]"
+        )
+    if not report.analysed and not failed:  # with errors, their own lines already explain exit 2
+        return (
+            f"nothing was analysed: {skipped} target{'s' if skipped != 1 else ''} skipped; "
+            "add [[tool.relufind.targets]] entries for them (see above)"
+        )
+    if report.strict and skipped:
+        source = "--strict" if strict_flag else "strict = true in [tool.relufind]"
+        return (
+            f"{skipped} target{'s' if skipped != 1 else ''} skipped, an error under {source}; "
+            "add [[tool.relufind.targets]] entries for them (see above)"
+        )
+    return None
+
+
+class _Progress:
+    """A transient progress line on stderr while a scan runs, only when stderr is a terminal."""
+
+    def __init__(self) -> None:
+        self.bar: Any = None
+        self.task: Any = None
+        self.running = False
+
+    def update(self, done: int, total: int, target: str) -> None:
+        if self.bar is None:
+            self._create()
+        if self.task is None:
+            self.task = self.bar.add_task("", total=total)
+        self.bar.update(self.task, completed=done, total=total, description=f"analysing {target}")
+        self._start()
+
+    def _create(self) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+
+        # the real stderr, held: model code runs with sys.stderr redirected to a capture buffer
+        console = Console(file=sys.stderr, stderr=True)
+        self.bar = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=console,
+            transient=True,
+            redirect_stdout=False,
+            redirect_stderr=False,
+        )
+
+    def _start(self) -> None:
+        if not self.running:
+            self.bar.start()
+            self.running = True
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """Erase the line while a report or an error line is written, then show it again."""
+        was_running = self.running
+        self.close()
+        try:
+            yield
+        finally:
+            if was_running:
+                self._start()
+
+    def close(self) -> None:
+        if self.running:
+            self.bar.stop()
+            self.running = False
+
+
+class _NoProgress(_Progress):
+    def update(self, done: int, total: int, target: str) -> None:
+        pass
+
+
+def _progress() -> _Progress:
+    return _Progress() if _isatty(sys.stderr) else _NoProgress()
 
 
 def main() -> None:

@@ -134,6 +134,11 @@ class TargetResult:
     needs_args: tuple[str, ...] = ()
     #: (path, class name) of the modules on the way to every site and anchor, in model order
     modules: tuple[tuple[str, str], ...] = ()
+    #: for a skipped target: the pyproject.toml text that would analyse it (a TOML snippet)
+    config_hint: str | None = None
+    #: why the target is in the run ("named on the command line", "found in models/: ...",
+    #: "pyproject.toml [[tool.relufind.targets]] entry 2")
+    origin: str | None = None
 
     def kind_counts(self) -> Counter[str]:
         return Counter(site.kind for site in self.sites)
@@ -150,10 +155,20 @@ class TargetResult:
 class Report:
     version: str
     targets: tuple[TargetResult, ...] = field(default_factory=tuple)
+    #: a skipped target fails the run (--strict / strict = true)
+    strict: bool = False
+
+    @property
+    def analysed(self) -> int:
+        """How many targets were analysed (status ok or partial)."""
+        return sum(t.status in ("ok", "partial") for t in self.targets)
 
     @property
     def exit_code(self) -> int:
-        if any(t.status == "error" for t in self.targets):
+        """2 (an error, nothing analysed, a skip under strict) wins over 1 (findings)."""
+        if any(t.status == "error" for t in self.targets) or not self.analysed:
+            return EXIT_ERROR
+        if self.strict and any(t.status == "skipped" for t in self.targets):
             return EXIT_ERROR
         if any(t.findings for t in self.targets):
             return EXIT_FINDINGS
