@@ -116,6 +116,7 @@ def scan_targets(
     results: list[TargetResult] = []
     findings = _FirstFindings()
     unimportable: set[Path] = set()
+    built: set[type] = set()  # classes of the models built so far (a factory's model included)
     done = 0
     for item in items:
         if isinstance(item, Planned):
@@ -124,8 +125,10 @@ def scan_targets(
                 continue
             if on_progress is not None:
                 on_progress(done, total, item.target)
-            result, import_failed = _run_job(item, options, diagnostics)
+            result, import_failed = _run_job(item, options, diagnostics, built)
             done += 1
+            if result is None:  # a class a configured factory already built and analysed
+                continue
             if import_failed and item.discovered and item.file is not None:
                 unimportable.add(item.file.resolve())
         else:
@@ -208,8 +211,10 @@ def _script_argv(job: Planned) -> Iterator[None]:
         sys.argv = saved_argv
 
 
-def _run_job(job: Planned, options: Options, diagnostics: Diagnostics) -> tuple[TargetResult, bool]:
-    """The job's result, and whether it failed while importing its file."""
+def _run_job(
+    job: Planned, options: Options, diagnostics: Diagnostics, built_classes: set[type]
+) -> tuple[TargetResult | None, bool]:
+    """The job's result (None: already analysed), and whether it failed importing its file."""
     from . import targets as t
     from .build import NeedsArguments, build
 
@@ -224,9 +229,12 @@ def _run_job(job: Planned, options: Options, diagnostics: Diagnostics) -> tuple[
             stage = "build"
             assert job.name is not None
             obj = t.resolve_name(module, job.name, where)
+            if job.discovered and isinstance(obj, type) and obj in built_classes:
+                return None, False
             if isinstance(obj, type) and not _has_forward(obj) and not job.named:
                 return _no_forward(job), False
             built = build(obj, job.name, job.kwargs, strict_args=job.strict_args)
+            built_classes.add(type(built.model))
             if not _has_forward(type(built.model)):
                 message = f"{job.name} has no forward() (a container or helper); name the model that uses it"
                 raise TargetFailure("NoForward", message)

@@ -49,6 +49,11 @@ class Planned:
         return self.why.startswith("found")
 
     @property
+    def configured(self) -> bool:
+        """From a ``[[tool.relufind.targets]]`` entry (and not named on the command line)."""
+        return not self.named and "[[tool.relufind.targets]]" in self.why
+
+    @property
     def named(self) -> bool:
         """Named on the command line (so an --arg would reach it)."""
         return self.why.startswith("named")
@@ -210,7 +215,10 @@ class _Planner:
             inside = entry.file is not None and (entry.file == base or base in entry.file.parents)
             if inside and entry.index not in self.used:
                 items.append(self.entry_item(entry, f"inside {text}: "))
-        return items
+        # configured models first: a class a factory builds is then known to be analysed
+        # before discovery would report it as skipped
+        configured = [i for i in items if isinstance(i, Planned) and i.configured]
+        return configured + [i for i in items if not (isinstance(i, Planned) and i.configured)]
 
     def _file(self, text: str, file: Path) -> list[PlanItem]:
         classes, error = self.scanner.model_classes(file)
