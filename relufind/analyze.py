@@ -243,7 +243,7 @@ def _run_job(
     except NeedsArguments as needs:
         return _skipped(job, needs), False
     except TargetFailure as failure:
-        failed_import = stage == "import" and failure.type != "Timeout"
+        failed_import = stage == "import"
         return _failed(job, failure, options, diagnostics, failed_import), failed_import
     finally:
         if options.debug and log.getvalue():

@@ -44,15 +44,18 @@ class _Command(TyperCommand):
 
     def make_context(self, info_name, args, parent=None, **extra):  # type: ignore[no-untyped-def]
         try:  # typer >= 0.26 vendors click; older releases depend on click itself
-            from typer._click.exceptions import NoArgsIsHelpError, UsageError
+            from typer._click import exceptions
         except ImportError:
-            from click.exceptions import NoArgsIsHelpError, UsageError
+            from click import exceptions
+        # NoArgsIsHelpError is click >= 8.2's; with older click, help for no arguments is
+        # printed by click itself and never raised
+        no_args_is_help = getattr(exceptions, "NoArgsIsHelpError", ())
 
         try:
             return super().make_context(info_name, args, parent=parent, **extra)
-        except NoArgsIsHelpError:
+        except no_args_is_help:
             raise
-        except UsageError as exc:
+        except exceptions.UsageError as exc:
             # typer's coercion words some messages "Value error, ..."; the rest says it all
             raise _usage_error(exc.format_message().replace("Value error, ", "")) from None
 

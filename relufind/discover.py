@@ -60,7 +60,7 @@ class _Source:
     module: str
     names: dict[str, str] = field(default_factory=dict)  # local name -> qualified name
     classes: dict[str, tuple[int, list[str]]] = field(default_factory=dict)  # name -> (line, bases)
-    error: str | None = None
+    error: SyntaxError | OSError | ValueError | None = None
 
 
 def walk(root: Path, exclude: list[Pattern]) -> list[Path]:
@@ -132,7 +132,7 @@ class Scanner:
         self._by_module: dict[str, _Source | None] = {}
         self._verdicts: dict[str, bool] = {}
 
-    def model_classes(self, path: Path) -> tuple[list[ModelClass], str | None]:
+    def model_classes(self, path: Path) -> tuple[list[ModelClass], SyntaxError | OSError | ValueError | None]:
         """The module classes defined in ``path`` in source order, and a read/parse error."""
         source = self._source(path.resolve())
         if source.error is not None:
@@ -215,8 +215,8 @@ def _parse(path: Path, module: str) -> _Source:
     source = _Source(path, module)
     try:
         tree = ast.parse(path.read_bytes(), filename=str(path))
-    except (OSError, SyntaxError, ValueError) as exc:
-        source.error = f"{type(exc).__name__}: {exc}"
+    except (OSError, SyntaxError, ValueError) as exc:  # ValueError: a NUL byte in the source
+        source.error = exc
         return source
     is_package = path.name == "__init__.py"
     for node in ast.walk(tree):

@@ -210,7 +210,7 @@ class _Planner:
         base = path.resolve()
         items: list[PlanItem] = []
         for file in files:
-            items.extend(self._file(text, file))
+            items.extend(self._file(text, file, named=path.is_file()))
         for entry in self.entries:  # entries below the folder that discovery did not reach
             inside = entry.file is not None and (entry.file == base or base in entry.file.parents)
             if inside and entry.index not in self.used:
@@ -220,11 +220,15 @@ class _Planner:
         configured = [i for i in items if isinstance(i, Planned) and i.configured]
         return configured + [i for i in items if not (isinstance(i, Planned) and i.configured)]
 
-    def _file(self, text: str, file: Path) -> list[PlanItem]:
+    def _file(self, text: str, file: Path, *, named: bool) -> list[PlanItem]:
         classes, error = self.scanner.model_classes(file)
         if error is not None:
+            what = _parse_error(file, error)
+            if named:  # the user pointed at this file: it is broken, not merely not a model
+                return [_unplannable(text, "SyntaxError", f"{what}; fix the file")]
+            # found by walking a folder: maybe a Python 2 script; never imported, a notice
             reason = (
-                f"cannot be read as Python ({error}), so it was not imported; "
+                f"cannot be read as Python ({what}), so it was not imported; "
                 f"fix it, or add \"{self._relative(file)}\" to exclude in [tool.relufind]"
             )
             return [TargetResult(target=str(file), model=None, status="skipped", skip_reason=reason)]
@@ -255,6 +259,15 @@ class _Planner:
             return file.resolve().relative_to(self.config_root).as_posix()
         except ValueError:
             return str(file)
+
+
+def _parse_error(file: Path, error: BaseException) -> str:
+    if isinstance(error, SyntaxError):
+        line = f":{error.lineno}" if error.lineno else ""
+        return f"syntax error in {_display(file)}{line}: {error.msg}"
+    if isinstance(error, OSError):
+        return f"cannot read {_display(file)}: {error.strerror or error}"
+    return f"{_display(file)} is not valid Python source ({error})"
 
 
 def _patterns(globs: Sequence[str], base: Path) -> list[Pattern]:

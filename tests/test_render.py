@@ -117,6 +117,8 @@ EXTRA_TARGET_KEYS: dict[str, object] = {
     "traced_with": Nullable(Enum("fx", "torch.export", "torchscript", "exported")),
     "skip_reason": Nullable(str),
     "needs_args": [str],
+    "config_hint": Nullable(str),
+    "origin": Nullable(str),
     "hidden_variants": dict,
     "unseen": [{"module_path": str, "op": str, "variant": str, "source": SOURCE}],
 }
@@ -177,7 +179,7 @@ def check_consistency(target: dict[str, Any], where: str) -> None:
         assert target["device"] is None and target["sites"] == [] and target["anchors"] == [], where
     if status == "skipped":
         assert target["error"] is None and target["sites"] == [], where
-        assert target["needs_args"], where
+        assert target["skip_reason"], where
     anchor_paths = {a["path"] for a in target["anchors"]}
     for site in target["sites"]:
         assert (site["kind"] == "embedded") == (site["inside"] is not None), site

@@ -449,7 +449,7 @@ def test_folder_with_an_unparsable_file_skips_it_unimported_and_keeps_going(tmp_
     bad = report.targets[1]
     assert bad.target == str(root / "b_bad.py")
     assert bad.skip_reason is not None
-    assert bad.skip_reason.startswith("cannot be read as Python (SyntaxError: ")
+    assert bad.skip_reason.startswith(f"cannot be read as Python (syntax error in {root / 'b_bad.py'}:1: ")
     assert bad.skip_reason.endswith(f'so it was not imported; fix it, or add "{root / "b_bad.py"}" to exclude in [tool.relufind]')
 
 
