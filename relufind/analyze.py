@@ -8,6 +8,7 @@ status ``error`` so that one bad target never stops the others.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import os
 import signal
@@ -15,7 +16,7 @@ import sys
 import threading
 import traceback
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__, saved
 from .errors import TargetFailure
-from .report import Report, Site, TargetError, TargetResult
+from .report import Report, Site, SourceLoc, TargetError, TargetResult
 
 if TYPE_CHECKING:
     import torch.nn as nn
@@ -70,13 +71,31 @@ def scan(
     variants: bool = False,
     anchors: Sequence[str] = (),
     eval: bool = False,
+    rules: Iterable[str] | None = None,
 ) -> TargetResult:
-    """Analyse an already-built model object. Nothing is printed."""
-    options = Options(variants=variants, anchors=tuple(anchors), eval=eval)
+    """Analyse an already-built model object. Nothing is printed, and the model is left as
+    it was given (``eval=True`` analyses it in eval mode and restores every training flag).
+
+    ``rules`` selects lint rules like ``--select`` (codes, names, prefixes, ``ALL``); None
+    runs the default set. Sites have no ``defined_at``: the model was built before relufind
+    could watch its construction.
+    """
+    from .rules.select import resolve
+
+    enabled = None if rules is None else resolve(select=[rules] if isinstance(rules, str) else list(rules))
+    options = Options(variants=variants, anchors=tuple(anchors), eval=eval, rules=enabled)
     model_name = name or type(model).__name__
     from .build import device_of
+    from .capture import captured_output
 
-    return _analyse(model, model_name, model_name, options, device=device_of(model), build="given")
+    modes = [(module, module.training) for module in model.modules()]
+    try:
+        # what the model's own code prints while traced is kept, like scan_targets does
+        with captured_output(io.StringIO()):
+            return _analyse(model, model_name, model_name, options, device=device_of(model), build="given")
+    finally:
+        for module, training in modes:
+            module.training = training
 
 
 def scan_targets(
@@ -99,6 +118,7 @@ def scan_targets(
     from .capture import import_torch_quietly
     from .config import project_root
     from .plan import Planned, Settings, make_plan
+    from .rules import suppress
 
     root = project_root()
     settings = Settings(
@@ -118,26 +138,30 @@ def scan_targets(
     unimportable: set[Path] = set()
     built: set[type] = set()  # classes of the models built so far (a factory's model included)
     done = 0
-    for item in items:
-        if isinstance(item, Planned):
-            if item.discovered and item.file is not None and item.file.resolve() in unimportable:
-                done += 1  # its file failed to import: one error said so already
-                continue
-            if on_progress is not None:
-                on_progress(done, total, item.target)
-            result, import_failed = _run_job(item, options, diagnostics, built)
-            done += 1
-            if result is None:  # a class a configured factory already built and analysed
-                continue
-            if import_failed and item.discovered and item.file is not None:
-                unimportable.add(item.file.resolve())
-        else:
-            result = item
-        result = findings.keep_first(result)
-        results.append(result)
-        if on_result is not None:
-            on_result(result)
-    return Report(__version__, tuple(results), strict=options.strict)
+    suppressions, token = suppress.begin()
+    try:
+        for item in items:
+            if isinstance(item, Planned):
+                if item.discovered and item.file is not None and item.file.resolve() in unimportable:
+                    done += 1  # its file failed to import: one error said so already
+                    continue
+                if on_progress is not None:
+                    on_progress(done, total, item.target)
+                result, import_failed = _run_job(item, options, diagnostics, built)
+                done += 1
+                if result is None:  # a class a configured factory already built and analysed
+                    continue
+                if import_failed and item.discovered and item.file is not None:
+                    unimportable.add(item.file.resolve())
+            else:
+                result = item
+            result = findings.keep_first(result)
+            results.append(result)
+            if on_result is not None:
+                on_result(result)
+    finally:
+        suppress.end(token)
+    return Report(__version__, tuple(results), suppressions.unused(), strict=options.strict)
 
 
 #: on_progress(done, total, target about to be analysed)
@@ -238,7 +262,9 @@ def _run_job(
             if not _has_forward(type(built.model)):
                 message = f"{job.name} has no forward() (a container or helper); name the model that uses it"
                 raise TargetFailure("NoForward", message)
-            result = _analyse(built.model, job.target, job.name, options, built.device, built.how)
+            result = _analyse(
+                built.model, job.target, job.name, options, built.device, built.how, built.constructed
+            )
             return replace(result, origin=job.why), False
     except NeedsArguments as needs:
         return _skipped(job, needs), False
@@ -395,7 +421,13 @@ class _Expired(BaseException):
 # -- analysis --------------------------------------------------------------------------------
 
 def _analyse(
-    model: nn.Module, target: str, name: str, options: Options, device: str | None, build: str | None
+    model: nn.Module,
+    target: str,
+    name: str,
+    options: Options,
+    device: str | None,
+    build: str | None,
+    constructed: Mapping[nn.Module, SourceLoc] | None = None,
 ) -> TargetResult:
     from .hierarchy import analyse
     from .relate import anchor_predicate
@@ -410,7 +442,28 @@ def _analyse(
         exported = _second_opinion(model, options, is_anchor)
         if exported is not None:
             analysis, traced_with = exported, "torch.export"
-    return _result(analysis, target, name, options, device, build, modules, traced_with)
+    lint = _Lint(model, _defined_at(model, constructed or {}))
+    return _result(analysis, target, name, options, device, build, modules, traced_with, lint)
+
+
+@dataclass(frozen=True)
+class _Lint:
+    """What the rules need beyond the analysis: the model object, construction lines."""
+
+    model: nn.Module | None = None
+    defined_at: Mapping[str, SourceLoc] = field(default_factory=dict)
+
+
+def _defined_at(model: nn.Module, constructed: Mapping[nn.Module, SourceLoc]) -> dict[str, SourceLoc]:
+    """Module path -> the line that constructed that module."""
+    if not constructed:
+        return {}
+    lines: dict[str, SourceLoc] = {}
+    for path, module in model.named_modules(remove_duplicate=False):
+        line = constructed.get(module)
+        if line is not None:
+            lines[path] = line
+    return lines
 
 
 def _second_opinion(
@@ -431,6 +484,9 @@ def _analyse_saved(path: Path, target: str, options: Options) -> TargetResult:
 
     kind = saved.classify(path)
     if kind == "pickle":
+        weights = saved.weights_only(path)  # safe: loads tensors and plain containers only
+        if weights is not None:
+            raise saved.not_a_model(path, weights)
         if not options.allow_pickle:
             raise saved.refuse_pickle(path)
         model = saved.load_pickle(path)
@@ -455,11 +511,28 @@ def _result(
     build: str | None,
     modules: list[tuple[str, str]],
     traced_with: str,
+    lint: _Lint | None = None,
 ) -> TargetResult:
     from .hierarchy import finish
+    from .rules import engine, suppress
 
-    shown, hidden = _split_variants([finish(f) for f in analysis.found], options.variants)
+    lint = lint or _Lint()
+    reported: dict[Site, Site] = {}  # a region's site -> the report's (first) site for it
+    finished = []
+    for found in analysis.found:
+        site = finish(found)
+        if site.kind in ("module", "embedded") and site.module_path in lint.defined_at:
+            site = dataclasses.replace(site, defined_at=lint.defined_at[site.module_path])
+        finished.append(site)
+        reported.setdefault(found.site, site)
+    shown, hidden = _split_variants(finished, options.variants)
     unseen = [u for u in analysis.unseen if options.variants or u.variant == "relu"]
+    suppressions = suppress.current()
+    for loc in (loc for s in shown for loc in (s.source, s.defined_at) if loc is not None):
+        suppressions.note_file(loc.file)
+    regions = list(getattr(analysis, "regions", ()))  # a saved model's aten graph keeps none
+    model = engine.Model(name, lint.model, regions, tuple(shown), tuple(analysis.unseen), reported)
+    findings = engine.run(model, options.rules, suppressions)
     paths = [s.module_path for s in shown] + [a.path for a in analysis.anchors]
     paths += [u.module_path for u in analysis.untraced] + [u.module_path for u in unseen]
     return TargetResult(
@@ -475,6 +548,7 @@ def _result(
         unseen=tuple(unseen),
         hidden_variants=tuple(sorted(hidden.items())),
         modules=_module_chain(modules, paths),
+        findings=tuple(findings),
     )
 
 

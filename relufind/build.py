@@ -10,13 +10,15 @@ import ast
 import contextlib
 import inspect
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 import torch.nn as nn
 
+from .construct import recording
 from .errors import TargetFailure
+from .report import SourceLoc
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,8 @@ class Built:
     model: nn.Module
     device: str  # "meta" or "cpu"
     how: str  # "meta", "meta-params", "cpu" or "given"
+    #: where each module was constructed (empty for a model built elsewhere)
+    constructed: Mapping[nn.Module, SourceLoc] = field(default_factory=dict)
 
 
 class NeedsArguments(TargetFailure):
@@ -148,7 +152,7 @@ def _construct(factory: Callable[..., Any], name: str, kwargs: dict[str, Any]) -
     ]
     for how, context in attempts:
         try:
-            with context():
+            with context(), recording() as constructed:
                 model = factory(**kwargs)
         except (Exception, SystemExit) as exc:
             if how == "cpu":
@@ -158,7 +162,7 @@ def _construct(factory: Callable[..., Any], name: str, kwargs: dict[str, Any]) -
             raise TargetFailure(
                 "NotAModule", f"'{name}' returned {_a(type(model).__name__)}, not an nn.Module"
             )
-        return Built(model, "meta" if how != "cpu" else device_of(model), how)
+        return Built(model, "meta" if how != "cpu" else device_of(model), how, constructed)
     raise AssertionError("unreachable: the cpu attempt either returns or raises")
 
 

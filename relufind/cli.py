@@ -68,32 +68,21 @@ def _version(value: bool) -> None:
 
 def _list_rules(value: bool) -> None:
     if value:
-        from .rules.catalog import RULES
+        from .rules.catalog import list_text
 
-        width = max(len(rule.name) for rule in RULES)
-        for rule in RULES:
-            default = "on " if rule.default else "off"
-            print(f"{rule.code}  {rule.name:<{width}}  {default}  {rule.severity:<7}  {rule.summary}")
+        print(list_text(), end="")
         raise typer.Exit()
 
 
 def _explain(value: str | None) -> None:
     if value is None:
         return
-    from .rules.catalog import lookup
+    from .rules.catalog import explain_text, lookup
 
     rule = lookup(value)
     if rule is None:
         raise _usage_error(f"--explain: unknown rule '{value}' (relufind --list-rules shows them all)")
-    default = "on by default" if rule.default else "off by default (enable with --extend-select)"
-    print(f"{rule.code} {rule.name} ({rule.severity}, {default})\n")
-    print(f"{rule.summary}\n")
-    if rule.explanation:
-        print(f"{rule.explanation}\n")
-    for heading, snippet in (("Fires on:", rule.bad), ("Instead:", rule.good)):
-        if snippet:
-            print(heading)
-            print("".join(f"    {line}\n" if line else "\n" for line in snippet.strip("\n").splitlines()))
+    print(explain_text(rule), end="")
     raise typer.Exit()
 
 
@@ -229,6 +218,13 @@ def main_command(
         bool,
         typer.Option("--isolated", help="Ignore every configuration file."),
     ] = False,
+    statistics: Annotated[
+        bool,
+        typer.Option(
+            "--statistics",
+            help="After the report, count findings per rule and list suppressions that matched nothing.",
+        ),
+    ] = False,
     exit_zero: Annotated[
         bool,
         typer.Option("--exit-zero", help="Exit 0 even when rules fire (errors still exit 2)."),
@@ -318,7 +314,7 @@ def main_command(
     )
     from .render import View, renderer, streamer
 
-    view = View(root=config.root, rules=rules)
+    view = View(statistics=statistics, root=config.root, rules=rules)
     stream = streamer(format.value, sys.stdout, view)
     progress = _progress()
     errors_to_stderr = _errors_on_stderr(stream is not None)

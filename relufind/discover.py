@@ -80,6 +80,29 @@ def walk(root: Path, exclude: list[Pattern]) -> list[Path]:
     return found
 
 
+def is_skipped(path: Path, exclude: list[Pattern], root: Path) -> bool:
+    """Whether a file named on its own (as a pre-commit hook names changed files) is left out:
+    a test or packaging script by its name, or a match of ``exclude`` or a ``.gitignore`` of
+    the project. Folder names (``tests/``, ``venv/``) are not second-guessed: a file named in
+    such a folder was named on purpose."""
+    resolved = path.resolve()
+    if not is_candidate_file(resolved.name):
+        return True
+    patterns = list(exclude)
+    try:
+        parts = resolved.relative_to(root).parts
+    except ValueError:  # outside the project: only its own name and the patterns count
+        parts = ()
+    folder = root
+    patterns += read_gitignore(folder) if parts else []
+    for part in parts[:-1]:
+        folder = folder / part
+        if excluded(folder, True, patterns) is not None:
+            return True
+        patterns += read_gitignore(folder)
+    return excluded(resolved, False, patterns) is not None
+
+
 def _walk(root: Path, patterns: list[Pattern]) -> Iterator[tuple[str, list[str], list[str], list[Pattern]]]:
     """os.walk with each folder's ``.gitignore`` added to the patterns of the folders below it."""
     by_folder: dict[Path, list[Pattern]] = {}

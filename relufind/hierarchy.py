@@ -20,6 +20,7 @@ import torch.fx as fx
 import torch.nn as nn
 
 from .detect import Detected, detect, embedded_in, module_op, read_module
+from .facts import Region
 from .relate import INPUT, OUTPUT, Reach, Relations, Transfer, relate
 from .report import Anchor, Inside, Relation, Site, SourceLoc, Unseen, Untraced
 from .srcread import called_children, function_relu_calls, readable, referenced_attributes, relu_calls
@@ -50,6 +51,8 @@ class Analysis:
     unseen: list[Unseen] = field(default_factory=list)
     #: how the region passes reach from its inputs to its output (for its callers' graphs)
     transfer: Transfer = field(default_factory=lambda: Transfer({UNKNOWN_IN: ()}, {UNKNOWN_OUT: ()}))
+    #: every traced graph with what lint rules query (regions read from source have none)
+    regions: list[Region] = field(default_factory=list)
 
     def absorb(self, other: Analysis, found: list[Found]) -> None:
         """Take in a sub-region's findings; ``found`` are its sites placed in this region.
@@ -58,6 +61,7 @@ class Analysis:
         untraced regions and unseen calls once.
         """
         self.found.extend(found)
+        self.regions.extend(r for r in other.regions if all(r is not mine for mine in self.regions))
         for mine, theirs in (
             (self.anchors, other.anchors),
             (self.untraced, other.untraced),
@@ -67,8 +71,9 @@ class Analysis:
 
 
 class _Analyser:
-    def __init__(self, is_anchor: IsAnchor) -> None:
+    def __init__(self, is_anchor: IsAnchor, root: nn.Module | None = None) -> None:
         self.is_anchor = is_anchor
+        self.root = root
         self._cache: dict[tuple[int, str], Analysis] = {}
 
     def module(self, module: nn.Module, prefix: str) -> Analysis:
@@ -118,6 +123,11 @@ class _Analyser:
             elif _is_wrapped_function(node):
                 self._wrapped_function(result, traced, node, relations)
         result.unseen.extend(unseen_calls(traced, result.found))
+        opaque = {*inner_by_node, *(n for n in traced.graph.nodes if _is_wrapped_function(n))}
+        sites = {node: [_found(d, relations).site for d in found] for node, found in by_node.items()}
+        complete = not traced.prefix and traced.root is self.root
+        region = Region(traced, relations, sites, frozenset(opaque), complete, self.is_anchor)
+        result.regions.insert(0, region)
         return result
 
     def _wrapped_function(
@@ -269,7 +279,7 @@ def _transfer(traced: Traced, relations: Relations) -> Transfer:
 
 
 def analyse(model: nn.Module, is_anchor: IsAnchor) -> Analysis:
-    return _canonical(_Analyser(is_anchor).module(model, ""), model)
+    return _canonical(_Analyser(is_anchor, model).module(model, ""), model)
 
 
 def _canonical(analysis: Analysis, model: nn.Module) -> Analysis:
@@ -301,6 +311,7 @@ def _canonical(analysis: Analysis, model: nn.Module) -> Analysis:
     analysis.found = [Found(site(f.site), reach(f.up), reach(f.down)) for f in analysis.found]
     analysis.anchors = list(dict.fromkeys(anchor(a) for a in analysis.anchors))
     analysis.unseen = [dataclasses.replace(u, module_path=canon(u.module_path)) for u in analysis.unseen]
+    analysis.regions = [region.canonical(site) for region in analysis.regions]
     return analysis
 
 

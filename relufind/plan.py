@@ -15,7 +15,7 @@ from typing import Any
 
 from . import saved
 from .config import TargetEntry
-from .discover import Scanner, walk
+from .discover import Scanner, is_skipped, walk
 from .errors import UsageError
 from .ignore import Pattern, compile_pattern
 from .report import TargetError, TargetResult
@@ -159,8 +159,14 @@ class _Planner:
         return f"{self._config_name()} [[tool.relufind.targets]] entry {entry.index}"
 
     def _config_name(self) -> str:
+        """The configuration file as a CI log reader finds it: relative to the project root."""
         path = self.settings.config_path
-        return _display(path) if path is not None else "pyproject.toml"
+        if path is None:
+            return "pyproject.toml"
+        try:
+            return path.resolve().relative_to(self.root).as_posix()
+        except ValueError:
+            return str(path)
 
     def _config_target(self, file: Path, name: str) -> str:
         """``file:name`` as an entry in the configuration would spell it."""
@@ -206,7 +212,10 @@ class _Planner:
         )  # fmt: skip
 
     def _folder(self, text: str, path: Path) -> list[PlanItem]:
-        files = [path] if path.is_file() else walk(path, self.exclude)
+        if path.is_file():
+            files = [] if is_skipped(path, self.exclude, self.root) else [path]
+        else:
+            files = walk(path, self.exclude)
         base = path.resolve()
         items: list[PlanItem] = []
         for file in files:

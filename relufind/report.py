@@ -62,6 +62,9 @@ class Site:
     region: str | None = None
     #: graph node name (traced sites) — lets rules and debugging point back at the graph
     node: str | None = None
+    #: module sites: where the module was constructed (the ``nn.ReLU(...)`` inside an
+    #: ``nn.Sequential(...)``), recorded while relufind built the model; None otherwise
+    defined_at: SourceLoc | None = None
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,16 @@ class Finding:
     source: SourceLoc | None = None
     #: other locations of the same finding (the call line when ``source`` is the defined_at line)
     related: tuple[SourceLoc, ...] = ()
+    #: index of the site it is about in ``TargetResult.sites`` (None: a source-level finding)
+    site: int | None = None
+
+
+@dataclass(frozen=True)
+class Suppression:
+    """A ``# relufind: ignore[...]`` comment; ``codes`` is empty for a bare one."""
+
+    source: SourceLoc
+    codes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -155,8 +168,14 @@ class TargetResult:
 class Report:
     version: str
     targets: tuple[TargetResult, ...] = field(default_factory=tuple)
+    #: suppression comments in the analysed models' files that suppressed nothing in this run
+    unused_suppressions: tuple[Suppression, ...] = ()
     #: a skipped target fails the run (--strict / strict = true)
     strict: bool = False
+
+    def finding_counts(self) -> Counter[str]:
+        """Findings per rule code, over every target."""
+        return Counter(f.code for t in self.targets for f in t.findings)
 
     @property
     def analysed(self) -> int:

@@ -138,7 +138,7 @@ ARGS = parser.parse_args()
 class ArgparseNet(nn.Module):
     def __init__(self):
         super().__init__()
-        self.conv = nn.Conv1d(ARGS.hidden, ARGS.hidden, 1)
+        self.conv = nn.Conv1d(ARGS.hidden, ARGS.hidden, 3)
 
     def forward(self, x):
         return F.relu(self.conv(x))
@@ -182,7 +182,8 @@ pathlib.Path("data/MNIST").mkdir(parents=True, exist_ok=True)
     ".gitignore": "scratch/\n*.log\n",
 }
 
-#: a Linear -> ReLU -> output head: RF001 (relu-on-output) fires on it
+#: a Linear -> ReLU -> output head: RF001 (relu-on-output) fires on it, analysed on its own
+#: and again as the end of Classifier: the finding at its line is reported once per run
 HEAD = TORCH + """
 
 class ReluHead(nn.Module):
@@ -192,6 +193,16 @@ class ReluHead(nn.Module):
 
     def forward(self, x):
         return F.relu(self.fc(x))
+
+
+class Classifier(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Linear(8, 8)
+        self.head = ReluHead()
+
+    def forward(self, x):
+        return self.head(self.body(x))
 """
 
 
@@ -326,6 +337,15 @@ def test_a_run_that_analysed_nothing_exits_2(repo: Path) -> None:
     assert_nothing_else_imported(repo)
 
 
+def test_files_named_one_by_one_obey_exclude_gitignore_and_test_names(repo: Path) -> None:
+    # as a pre-commit hook runs it: every changed file on the command line
+    files = ["models/fused.py", "tests/test_models.py", "scratch/experiment.py", "setup.py", "models/layers.py"]
+    done = relufind(repo, *files)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert titles(done.stdout) == ["ConvBlock  models/layers.py:ConvBlock  built on meta"]
+    assert_nothing_else_imported(repo)
+
+
 def test_excluded_file_named_on_the_command_line_would_fail_with_the_fix(repo: Path) -> None:
     # --exclude and [tool.relufind] exclude keep files out of discovery; a file named with
     # its class is still imported, and the missing dependency is one line naming the fix
@@ -338,15 +358,16 @@ def test_excluded_file_named_on_the_command_line_would_fail_with_the_fix(repo: P
     (repo / "models" / "IMPORTED-fused").unlink()
 
 
-@pytest.mark.xfail(reason="the RF001 check lands with the lint branch (rule engine)", strict=False)
-def test_findings_exit_1_and_exclude_flag(repo: Path) -> None:
+def test_findings_exit_1_once_per_line_and_exclude_flag(repo: Path) -> None:
     (repo / "models" / "head.py").write_text(HEAD)
     try:
         done = relufind(repo, ".", "--format", "json")
         assert done.returncode == 1, done.stdout + done.stderr
-        targets = json.loads(done.stdout)["targets"]
-        (head,) = [t for t in targets if t["model"] == "ReluHead"]
-        assert [f["code"] for f in head["findings"]] == ["RF001"]
+        targets = {t["model"]: t for t in json.loads(done.stdout)["targets"]}
+        findings = [(model, f["code"], f["source"]) for model, t in targets.items() for f in t["findings"]]
+        # Classifier holds ReluHead's ReLU too: one finding for the line, from the first model
+        assert findings == [("ReluHead", "RF001", {"file": "models/head.py", "line": 12})]
+        assert targets["Classifier"]["status"] == "ok"
         assert relufind(repo, ".", "--exit-zero").returncode == 0
         assert relufind(repo, ".", "--exclude", "models/head.py").returncode == 0
     finally:

@@ -46,6 +46,9 @@ from modelgen import ACTS, BARE, CALLS, INPUT_SHAPE, Generated, generate, write_
 from oracle import compare, lost_in_untraced, record
 
 from relufind.report import Site, TargetResult
+from relufind.rules.select import expand
+
+ALL_RULES = expand("ALL")
 
 COUNT = int(os.environ.get("RELUFIND_GENERATED", "500"))
 FIRST_SEED = int(os.environ.get("RELUFIND_GENERATED_SEED", "1000"))
@@ -167,7 +170,8 @@ def check_batch(seeds: list[int], folder: Path) -> dict[int, list[Problem]]:
     """Generate, analyse and check ``seeds``: the problems of each failing seed."""
     path = folder / f"generated_{seeds[0]}.py"
     generated = write_batch(seeds, str(path))
-    report = analyse_all([f"{path}:{g.name}" for g in generated], variants=True)
+    # every lint rule runs too (ALL): a check that crashes turns the target into an error
+    report = analyse_all([f"{path}:{g.name}" for g in generated], variants=True, rules=ALL_RULES)
     module = _import(path)
     failures: dict[int, list[Problem]] = {}
     for g, result in zip(generated, report.targets, strict=True):

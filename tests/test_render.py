@@ -85,6 +85,7 @@ SITE = {
     "after": [RELATION],
     "before": [RELATION],
     "inside": Nullable({"anchor": str, "type": str}),
+    "defined_at": SOURCE,
     "traced": bool,
 }
 TARGET = {
@@ -105,10 +106,12 @@ TARGET = {
             "module_path": str,
             "source": SOURCE,
             "related": [SOURCE],
+            "site": Nullable(int),  # extra: the index of the site the finding is about
         }
     ],
 }
 DOCUMENT = {"version": str, "targets": [TARGET]}
+STATISTICS = {"findings": dict, "unused_suppressions": [{"file": str, "line": int, "codes": [str]}]}
 
 #: keys beyond the spec's ("extra keys only add"), with their types; any other key is a
 #: schema change that must be made on purpose (here and in the spec)
@@ -154,7 +157,9 @@ def check(value: Any, schema: object, where: str = "$", extra: dict[str, object]
 
 
 def check_document(document: dict[str, Any]) -> None:
-    assert set(document) == {"version", "targets"}
+    # "statistics" is an extra key: per-rule counts and suppressions that matched nothing
+    assert set(document) == {"version", "targets", "statistics"}
+    check(document["statistics"], STATISTICS, "$.statistics")
     assert isinstance(document["version"], str)
     assert isinstance(document["targets"], list)
     for index, target in enumerate(document["targets"]):
@@ -227,6 +232,7 @@ def test_json_document_matches_the_spec_schema(monkeypatch: pytest.MonkeyPatch) 
         "after": [{"anchor": "lstm", "type": "LSTM", "via": []}],
         "before": [{"anchor": "gru", "type": "GRU", "via": []}],
         "inside": None,
+        "defined_at": None,  # a function site has no construction line
         "traced": True,
     }
     assert len(err.splitlines()) == 2
@@ -257,6 +263,7 @@ def synthetic_report() -> Report:
         inplace=False,
         source=None,
         inside=Inside("rnn", "RNN"),
+        defined_at=SourceLoc("/elsewhere/outside/cwd.py", 3),
     )
     return Report(
         "9.9.9",
@@ -271,7 +278,10 @@ def synthetic_report() -> Report:
                 anchors=(Anchor("enc.conv", "Conv2d"), Anchor("conv2d", "conv2d"), Anchor("rnn", "RNN")),
                 untraced=(Untraced("enc.block", "TraceError: data-dependent control flow"),),
                 findings=(
-                    Finding("RF001", "relu-on-output", "error", "ReLU on the output", "head", SourceLoc("x.py", 3)),
+                    Finding(
+                        "RF001", "relu-on-output", "error", "ReLU on the output", "enc.block", SourceLoc("x.py", 3),
+                        (SourceLoc("/elsewhere/outside/cwd.py", 7),), site=0,
+                    ),
                     Finding("RF101", "shared-relu-module", "info", "shared ReLU module", "enc.act"),
                 ),
                 hidden_variants=(("relu6", 2),),
@@ -301,9 +311,10 @@ def test_json_of_every_field_matches_the_schema() -> None:
             "name": "relu-on-output",
             "severity": "error",
             "message": "ReLU on the output",
-            "module_path": "head",
+            "module_path": "enc.block",
             "source": {"file": "x.py", "line": 3},
-            "related": [],
+            "related": [{"file": "/elsewhere/outside/cwd.py", "line": 7}],
+            "site": 0,
         },
         {
             "code": "RF101",
@@ -313,6 +324,7 @@ def test_json_of_every_field_matches_the_schema() -> None:
             "module_path": "enc.act",
             "source": None,
             "related": [],
+            "site": None,
         },
     ]
     assert target["untraced"] == [
@@ -356,7 +368,8 @@ GOLDEN_CASES: dict[str, tuple[list[str], int]] = {
     "variants_hidden": ([f"{MODELS}:Variants"], 0),
     "variants_shown": ([f"{MODELS}:Variants", "--variants"], 0),
     "partial": ([f"{MODELS}:Partial"], 0),
-    "needs_args_given": ([f"{MODELS}:NeedsArgs", "--arg", "channels=4", "--arg", "depth=2"], 0),
+    # 1x1 convs with ReLU up to the output: RF001 fires, exit 1
+    "needs_args_given": ([f"{MODELS}:NeedsArgs", "--arg", "channels=4", "--arg", "depth=2"], 1),
     "skipped_and_error": ([f"{MODELS}:NeedsArgs", f"{MODELS}:Broken", f"{MODELS}:ConvStack"], 2),
 }
 
@@ -459,21 +472,23 @@ def test_synthetic_tree_reads_well() -> None:
         "│       ├── ! not traced: TraceError: data-dependent control flow\n"
         "│       └── ● relu  clamp Tensor.clamp_  in-place  (read from source)  /elsewhere/outside/cwd.py:7\n"
         "│           ├── after   Conv2d enc.conv via BatchNorm2d enc.bn; conv2d\n"
-        "│           └── before  output\n"
+        "│           ├── before  output\n"
+        "│           └── ✗ RF001 relu-on-output  ReLU on the output\n"
         "├── rnn  RNN  [anchor]\n"
-        "│   └── ● relu  embedded torch.nn.RNN(nonlinearity='relu')  ?\n"
+        "│   └── ● relu  embedded torch.nn.RNN(nonlinearity='relu')  ?  defined at /elsewhere/outside/cwd.py:3\n"
         "│       ├── inside  RNN rnn\n"
         "│       ├── after   input\n"
         "│       └── before  output\n"
+        "├── ✗ RF101 shared-relu-module  shared ReLU module\n"
         "└── conv2d  conv2d  [anchor]\n"
         "2 ReLU sites (1 clamp, 1 embedded) · 3 anchors · 1 untraced region · "
-        "variants not shown: 2 relu6 (--variants lists them)\n"
+        "variants not shown: 2 relu6 (--variants lists them) · 2 findings (RF001, RF101)\n"
         "\n"
         "Y  y.py:Y  skipped: needs arguments a: pass --arg a=VALUE\n"
         "\n"
         "z.py:Z  error (ImportError): no module named 'q'\n"
         "\n"
-        "3 targets: 1 partial, 1 skipped, 1 error · 2 ReLU sites\n"
+        "3 targets: 1 partial, 1 skipped, 1 error · 2 ReLU sites · 2 findings\n"
     )
 
 

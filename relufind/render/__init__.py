@@ -58,7 +58,7 @@ def streamer(name: str, out: TextIO, view: View) -> Streamer | None:
     """The format's streaming writer, or None when it writes one document at the end."""
     module = importlib.import_module(f"{__name__}.{RENDERERS[name]}")
     stream = getattr(module, "Stream", None)
-    return stream(out, color=view.color) if stream is not None else None
+    return stream(out, color=view.color, statistics=view.statistics) if stream is not None else None
 
 
 def display_path(path: str) -> str:

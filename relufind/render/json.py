@@ -18,7 +18,16 @@ def emit(report: Report, out: TextIO, view: View) -> None:
 
 
 def to_dict(report: Report) -> dict[str, Any]:
-    return {"version": report.version, "targets": [_target(t) for t in report.targets]}
+    return {
+        "version": report.version,
+        "targets": [_target(t) for t in report.targets],
+        "statistics": {
+            "findings": dict(sorted(report.finding_counts().items())),
+            "unused_suppressions": [
+                {**(_source(s.source) or {}), "codes": list(s.codes)} for s in report.unused_suppressions
+            ],
+        },
+    }
 
 
 def _target(result: TargetResult) -> dict[str, Any]:
@@ -64,6 +73,7 @@ def _site(site: Site) -> dict[str, Any]:
         "after_complete": site.after_complete,
         "before_complete": site.before_complete,
         "region": site.region,
+        "defined_at": _source(site.defined_at),
     }
 
 
@@ -76,6 +86,7 @@ def _finding(finding: Finding) -> dict[str, Any]:
         "module_path": finding.module_path,
         "source": _source(finding.source),
         "related": [_source(loc) for loc in finding.related],
+        "site": finding.site,
     }
 
 

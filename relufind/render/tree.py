@@ -18,18 +18,21 @@ from rich.markup import escape
 from rich.text import Text
 from rich.tree import Tree
 
-from ..report import Relation, Report, Site, TargetResult
+from ..report import Finding, Relation, Report, Site, SourceLoc, TargetResult
 from . import View, display_path
 
 _BULLET = "●"
 _SEP = "·"
+_CROSS = "✗"
 #: columns when not a terminal: so wide that no line (site, error message) is ever folded
 _PLAIN_WIDTH = 10_000
 
 
-def render(report: Report, file: TextIO | None = None, *, color: bool | None = None) -> str:
+def render(
+    report: Report, file: TextIO | None = None, *, color: bool | None = None, statistics: bool = False
+) -> str:
     """Render ``report``; returns the text (and writes it to ``file`` when one is given)."""
-    stream = Stream(file or sys.stdout, color=color, write=file is not None)
+    stream = Stream(file or sys.stdout, color=color, write=file is not None, statistics=statistics)
     for result in report.targets:
         stream.result(result)
     stream.end(report)
@@ -37,7 +40,7 @@ def render(report: Report, file: TextIO | None = None, *, color: bool | None = N
 
 
 def emit(report: Report, out: TextIO, view: View) -> None:
-    render(report, out, color=view.color)
+    render(report, out, color=view.color, statistics=view.statistics)
 
 
 class Stream:
@@ -46,9 +49,12 @@ class Stream:
     Streaming a report gives exactly the text ``render`` gives for it at once.
     """
 
-    def __init__(self, out: TextIO, *, color: bool | None = None, write: bool = True) -> None:
+    def __init__(
+        self, out: TextIO, *, color: bool | None = None, write: bool = True, statistics: bool = False
+    ) -> None:
         self.out = out
         self.write = write
+        self.statistics = statistics
         tty = _isatty(out)
         self.terminal = color if color is not None else (tty and not os.environ.get("NO_COLOR"))
         self.encoding = (getattr(out, "encoding", None) or "utf-8").lower()
@@ -66,11 +72,15 @@ class Stream:
         self._flush(buffer)
 
     def end(self, report: Report) -> None:
+        console, buffer = self._console()
         if len(report.targets) > 1:
-            console, buffer = self._console()
             console.print()
             console.print(totals_line(report))
-            self._flush(buffer)
+        if self.statistics:
+            console.print()
+            for line in statistics_lines(report):
+                console.print(Text(line))
+        self._flush(buffer)
 
     def _console(self) -> tuple[Console, _Buffer]:
         # a non-UTF encoding makes rich draw ASCII guides
@@ -89,7 +99,7 @@ class Stream:
     def _flush(self, buffer: _Buffer) -> None:
         text = buffer.getvalue()
         if not self.unicode:  # a cp1252 or ASCII stream: no bullets, and never a UnicodeEncodeError
-            text = text.replace(_BULLET, "*").replace(_SEP, "-")
+            text = text.replace(_BULLET, "*").replace(_SEP, "-").replace(_CROSS, "x")
             text = text.encode(self.encoding, errors="replace").decode(self.encoding, errors="replace")
         self.text += text
         if self.write:
@@ -172,17 +182,33 @@ def _tree(result: TargetResult, title: Text) -> Tree:
         text = f"? {unseen.variant} call {unseen.op} at {where} is not in the traced graph"
         text += " (branch not taken?)"
         branch.add(Text(text, "yellow"))
+    findings_by_site: dict[int, list[Finding]] = defaultdict(list)
+    for finding in result.findings:
+        if finding.site is not None:
+            findings_by_site[finding.site].append(finding)
+        else:  # a finding about source, not about a site: under its module
+            _add_finding(branches.get(finding.module_path, root), finding, with_line=True)
+    index = {id(site): number for number, site in enumerate(result.sites)}
     for path, sites in sites_by_path.items():
         branch = branches.get(path, root)
         for site in sites:
-            _add_site(branch, site)
+            _add_site(branch, site, findings_by_site.get(index[id(site)], []))
     functional = [a for a in result.anchors if a.path not in branches]
     for anchor in functional:
         root.add(Text.assemble((anchor.path, "bold"), "  ", (anchor.type, "cyan"), ("  [anchor]", "magenta")))
     return root
 
 
-def _add_site(branch: Tree, site: Site) -> None:
+def _add_finding(branch: Tree, finding: Finding, *, with_line: bool = False) -> None:
+    style = {"error": "bold red", "warning": "yellow", "info": "cyan"}[finding.severity]
+    label = Text(f"{_CROSS} {finding.code} {finding.name}", style)
+    label.append(f"  {finding.message}")
+    if with_line and finding.source is not None:
+        label.append(f"  {display_path(finding.source.file)}:{finding.source.line}", "dim")
+    branch.add(label)
+
+
+def _add_site(branch: Tree, site: Site, findings: list[Finding] = []) -> None:  # noqa: B006
     label = Text(f"{_BULLET} ", "green")
     label.append(site.variant, "bold green")
     label.append(f"  {site.kind} {site.op}")
@@ -194,11 +220,22 @@ def _add_site(branch: Tree, site: Site) -> None:
         label.append(f"  (traced on its own inside untraced {site.region or 'root'})", "yellow")
     where = f"{display_path(site.source.file)}:{site.source.line}" if site.source else "?"
     label.append(f"  {where}", "dim")
+    if site.defined_at is not None and site.defined_at != site.source:
+        label.append(f"  defined at {_defined(site.defined_at, site.source)}", "dim")
     node = branch.add(label)
     if site.inside is not None:
         node.add(Text(f"inside  {site.inside.type} {site.inside.anchor}"))
     node.add(Text("after   " + _relations(site.after, "input", site.after_complete)))
     node.add(Text("before  " + _relations(site.before, "output", site.before_complete)))
+    for finding in findings:
+        _add_finding(node, finding)
+
+
+def _defined(defined_at: SourceLoc, call: SourceLoc | None) -> str:
+    """``line 12`` when the module was built in the call's file, else ``file:12``."""
+    if call is not None and call.file == defined_at.file:
+        return f"line {defined_at.line}"
+    return f"{display_path(defined_at.file)}:{defined_at.line}"
 
 
 def _relations(relations: tuple[Relation, ...], none: str, complete: bool) -> str:
@@ -239,6 +276,9 @@ def totals_line(report: Report) -> str:
     parts = [f"{len(report.targets)} targets: {counts}"]
     sites = sum(len(t.sites) for t in report.targets)
     parts.append(f"{sites} ReLU site{'s' if sites != 1 else ''}")
+    findings = sum(len(t.findings) for t in report.targets)
+    if findings:
+        parts.append(f"{findings} finding{'s' if findings != 1 else ''}")
     return escape(f" {_SEP} ".join(parts))
 
 
@@ -254,4 +294,23 @@ def summary_line(result: TargetResult) -> str:
     if result.hidden_variants:
         hidden = ", ".join(f"{n} {variant}" for variant, n in result.hidden_variants)
         parts.append(f"variants not shown: {hidden} (--variants lists them)")
+    if result.findings:
+        codes = ", ".join(sorted({f.code for f in result.findings}))
+        total = len(result.findings)
+        parts.append(f"{total} finding{'s' if total != 1 else ''} ({codes})")
     return escape(f" {_SEP} ".join(parts))
+
+
+def statistics_lines(report: Report) -> list[str]:
+    """``--statistics``: findings per rule, then the suppressions that matched nothing."""
+    from ..rules.catalog import BY_CODE
+
+    counts = report.finding_counts()
+    lines = [f"{n:>5}  {code}  {BY_CODE[code].name}" for code, n in sorted(counts.items())]
+    if not lines:
+        lines.append("no findings")
+    for unused in report.unused_suppressions:
+        codes = f"[{', '.join(unused.codes)}]" if unused.codes else ""
+        where = f"{display_path(unused.source.file)}:{unused.source.line}"
+        lines.append(f"unused suppression  {where}  # relufind: ignore{codes} matched no finding")
+    return lines
