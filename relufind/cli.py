@@ -327,10 +327,15 @@ def main_command(
             with progress.paused():
                 print(f"relufind: error: {result.target}: {result.error.message}", file=sys.stderr)
 
+    def diagnostics(line: str) -> None:  # --debug output: above the progress line, not through it
+        with progress.paused():
+            print(line, file=sys.stderr)
+
     try:
         report = scan_targets(
             targets or [],
             options,
+            diagnostics,
             config=config,
             exclude=tuple(exclude or ()),
             on_result=on_result,

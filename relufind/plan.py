@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from . import saved
 from .config import TargetEntry
@@ -38,6 +38,9 @@ class Planned:
     saved: bool = False
     #: where a configuration entry would go, relative to the configuration's folder
     config_target: str | None = None
+    #: how it got into the plan: "named" on the command line, "found" by discovery, or
+    #: "configured" by a [[tool.relufind.targets]] entry
+    source: Literal["named", "found", "configured"] = "named"
 
     @property
     def kwargs(self) -> dict[str, Any]:
@@ -46,17 +49,17 @@ class Planned:
     @property
     def discovered(self) -> bool:
         """Found by walking a folder or file rather than named by the user."""
-        return self.why.startswith("found")
+        return self.source == "found"
 
     @property
     def configured(self) -> bool:
         """From a ``[[tool.relufind.targets]]`` entry (and not named on the command line)."""
-        return not self.named and "[[tool.relufind.targets]]" in self.why
+        return self.source == "configured"
 
     @property
     def named(self) -> bool:
         """Named on the command line (so an --arg would reach it)."""
-        return self.why.startswith("named")
+        return self.source == "named"
 
 
 PlanItem = Planned | TargetResult
@@ -153,6 +156,7 @@ class _Planner:
             why=f"{why}{where}",
             strict_args=not self.settings.args,
             config_target=self._config_target(entry.file, name) if entry.file else entry.entry.target,
+            source="configured",
         )
 
     def _entry_label(self, entry: _Entry) -> str:
@@ -258,6 +262,7 @@ class _Planner:
                     f"{file}:{cls.name}", cls.name, file, None, tuple(self.settings.args.items()),
                     f"found in {text}: an nn.Module subclass at line {cls.line}",
                     config_target=self._config_target(file, cls.name),
+                    source="found",
                 )
             )
         items.extend(self.entry_item(e, f"inside {text}: ") for e in here if e.index not in self.used)
