@@ -59,7 +59,7 @@ Diagnostics = Callable[[str], None]
 
 
 def _stderr(line: str) -> None:
-    print(line, file=sys.stderr)
+    print(line, file=sys.stderr, flush=True)
 
 
 # -- public API ------------------------------------------------------------------------------
@@ -213,7 +213,7 @@ def _load(job: Planned) -> tuple[ModuleType, str]:
 
     if job.file is not None:
         module = t.import_file(job.file)
-        where = str(job.file)
+        where = _display(job.file)
     else:
         assert job.module is not None
         module = t.import_module_name(job.module)
@@ -257,7 +257,8 @@ def _run_job(
                 return None, False
             if isinstance(obj, type) and not _has_forward(obj) and not job.named:
                 return _no_forward(job), False
-            built = build(obj, job.name, job.kwargs, strict_args=job.strict_args)
+            given_by = "the entry's args" if job.configured else "--arg"
+            built = build(obj, job.name, job.kwargs, strict_args=job.strict_args, given_by=given_by)
             built_classes.add(type(built.model))
             if not _has_forward(type(built.model)):
                 message = f"{job.name} has no forward() (a container or helper); name the model that uses it"
@@ -321,11 +322,19 @@ def _failed(
         message += "; " + exclude_hint(_relative_to_root(job.file))
     elif job.discovered and failure.type == "ConstructorError":
         message += "; " + constructor_hint(job.config_target or job.target)
+    elif job.entry is not None:  # the fix goes in the configuration: say which entry
+        message += f" (from {job.entry})"
     if options.debug:
         diagnostics("".join(traceback.format_exception(failure)).rstrip())
     return TargetResult(
         target=target, model=model, status="error", error=TargetError(failure.type, message), origin=job.why
     )
+
+
+def _display(path: Path) -> str:
+    from .render import display_path
+
+    return display_path(str(path))
 
 
 def _relative_to_root(path: Path) -> str:

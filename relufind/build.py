@@ -47,7 +47,9 @@ class NeedsArguments(TargetFailure):
         self.annotations = dict(annotations or {})
 
 
-def build(obj: object, name: str, args: Mapping[str, Any], *, strict_args: bool) -> Built:
+def build(
+    obj: object, name: str, args: Mapping[str, Any], *, strict_args: bool, given_by: str = "--arg"
+) -> Built:
     """Make an ``nn.Module`` from a class, a factory or an instance named ``name``."""
     if isinstance(obj, nn.Module):
         return Built(obj, device_of(obj), "given")
@@ -58,12 +60,12 @@ def build(obj: object, name: str, args: Mapping[str, Any], *, strict_args: bool)
         )
     if inspect.isclass(obj) and not issubclass(obj, nn.Module):
         raise TargetFailure("NotAModule", f"'{name}' is a class but not an nn.Module subclass")
-    call_args = _select_args(obj, name, args, strict_args)
+    call_args = _select_args(obj, name, args, strict_args, given_by)
     return _construct(obj, name, call_args)
 
 
 def _select_args(
-    factory: Callable[..., Any], name: str, args: Mapping[str, Any], strict: bool
+    factory: Callable[..., Any], name: str, args: Mapping[str, Any], strict: bool, given_by: str = "--arg"
 ) -> dict[str, Any]:
     if inspect.isclass(factory) and factory.__init__ is nn.Module.__init__:  # type: ignore[misc]
         # no __init__ of its own: nn.Module's (*args, **kwargs) accepts nothing at all
@@ -83,7 +85,7 @@ def _select_args(
         takes = f"it takes: {names}" if names else "it takes no arguments"
         raise TargetFailure(
             "BadArgument",
-            f"{name} has no parameter {', '.join(unknown)} (given with --arg); {takes}",
+            f"{name} has no parameter {', '.join(unknown)} (given with {given_by}); {takes}",
         )
     missing = [
         p.name

@@ -35,7 +35,7 @@ app = typer.Typer(add_completion=False, rich_markup_mode=None, pretty_exceptions
 
 def _usage_error(message: str) -> typer.Exit:
     """Print one line for a command-line mistake; the caller raises the returned Exit(2)."""
-    print(f"relufind: error: {message} (see relufind --help)", file=sys.stderr)
+    print(f"relufind: error: {message} (see relufind --help)", file=sys.stderr, flush=True)
     return typer.Exit(EXIT_ERROR)
 
 
@@ -62,7 +62,7 @@ class _Command(TyperCommand):
 
 def _version(value: bool) -> None:
     if value:
-        print(f"relufind {__version__}")
+        print(f"relufind {__version__}", flush=True)
         raise typer.Exit()
 
 
@@ -70,7 +70,7 @@ def _list_rules(value: bool) -> None:
     if value:
         from .rules.catalog import list_text
 
-        print(list_text(), end="")
+        print(list_text(), end="", flush=True)
         raise typer.Exit()
 
 
@@ -82,7 +82,7 @@ def _explain(value: str | None) -> None:
     rule = lookup(value)
     if rule is None:
         raise _usage_error(f"--explain: unknown rule '{value}' (relufind --list-rules shows them all)")
-    print(explain_text(rule), end="")
+    print(explain_text(rule), end="", flush=True)
     raise typer.Exit()
 
 
@@ -325,11 +325,11 @@ def main_command(
                 stream.result(result)
         if errors_to_stderr and result.status == "error" and result.error is not None:
             with progress.paused():
-                print(f"relufind: error: {result.target}: {result.error.message}", file=sys.stderr)
+                _stderr(f"relufind: error: {result.target}: {result.error.message}")
 
     def diagnostics(line: str) -> None:  # --debug output: above the progress line, not through it
         with progress.paused():
-            print(line, file=sys.stderr)
+            print(line, file=sys.stderr, flush=True)
 
     try:
         report = scan_targets(
@@ -345,18 +345,24 @@ def main_command(
         progress.close()
         if debug:
             raise
-        print(f"relufind: internal error: {type(exc).__name__}: {exc} (rerun with --debug)", file=sys.stderr)
+        _stderr(f"relufind: internal error: {type(exc).__name__}: {exc} (rerun with --debug)")
         raise typer.Exit(EXIT_ERROR) from None
     progress.close()
     if stream is not None:
         stream.end(report)
     else:
         renderer(format.value)(report, sys.stdout, view)
+    sys.stdout.flush()  # before the stderr verdict below, and for test runners' buffered streams
     line = _run_verdict(report, targets or [], strict_flag=strict)
     if line:
-        print(f"relufind: error: {line}", file=sys.stderr)
+        print(f"relufind: error: {line}", file=sys.stderr, flush=True)
     code = report.exit_code
     raise typer.Exit(0 if exit_zero and code == EXIT_FINDINGS else code)
+
+
+def _stderr(line: str) -> None:
+    # flushed at once: it must land between the streamed reports, and test runners' buffers
+    print(line, file=sys.stderr, flush=True)
 
 
 def _errors_on_stderr(tree: bool) -> bool:

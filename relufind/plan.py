@@ -41,6 +41,8 @@ class Planned:
     #: how it got into the plan: "named" on the command line, "found" by discovery, or
     #: "configured" by a [[tool.relufind.targets]] entry
     source: Literal["named", "found", "configured"] = "named"
+    #: the configuration entry it comes from ("pyproject.toml [[tool.relufind.targets]] entry 2")
+    entry: str | None = None
 
     @property
     def kwargs(self) -> dict[str, Any]:
@@ -157,6 +159,7 @@ class _Planner:
             strict_args=not self.settings.args,
             config_target=self._config_target(entry.file, name) if entry.file else entry.entry.target,
             source="configured",
+            entry=where,
         )
 
     def _entry_label(self, entry: _Entry) -> str:

@@ -10,8 +10,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import HEADER, ROOT
-from typer.testing import CliRunner, Result
+from conftest import HEADER, ROOT, cli_runner
+from typer.testing import Result
 
 from relufind import __version__
 from relufind.cli import app
@@ -57,7 +57,7 @@ NOT_A_MODULE = 42
 
 
 def invoke(*args: str) -> Result:
-    return CliRunner().invoke(app, list(args), prog_name="relufind")
+    return cli_runner().invoke(app, list(args), prog_name="relufind")
 
 
 def stderr_lines(result: Result) -> list[str]:

@@ -10,8 +10,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import HEADER
-from typer.testing import CliRunner
+from conftest import HEADER, cli_runner
 
 from relufind.advice import needs_arguments
 from relufind.analyze import Options, scan_targets
@@ -316,7 +315,7 @@ def test_object_typed_parameters_get_factory_advice(tmp_path: Path) -> None:
     ("value", "kind"), [("[1, 2", "list"), ("{'a': 1", "dict or set"), ("(1, x)", "tuple"), ("[a, b]", "list")]
 )
 def test_arg_that_looks_like_a_container_but_does_not_parse_is_a_usage_error(value: str, kind: str) -> None:
-    result = CliRunner().invoke(app, ["m.py:Net", "--arg", f"dims={value}"], prog_name="relufind")
+    result = cli_runner().invoke(app, ["m.py:Net", "--arg", f"dims={value}"], prog_name="relufind")
     assert result.exit_code == 2
     (line,) = result.stderr.splitlines()
     assert line.startswith(f"relufind: error: --arg dims={value} looks like a {kind} but is not a Python literal (")
@@ -356,4 +355,28 @@ def test_config_entry_paths_are_relative_to_the_config_file(tmp_path: Path, monk
         ("nets.py:Wide", "ok"),
         ("nets.py:make_wide", "ok"),
         ("models.nets:Wide", "ok"),
+    ]
+
+
+def test_a_failing_entry_names_itself(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(tmp_path, MODELS)
+    with (tmp_path / "pyproject.toml").open("a") as config:
+        config.write(
+            '\n[[tool.relufind.targets]]\ntarget = "models/nets.py:Nope"\n'
+            '\n[[tool.relufind.targets]]\ntarget = "models/nets.py:Wide"\nargs = { width = 4, depth = 2 }\n'
+        )
+    monkeypatch.chdir(tmp_path)
+    report = scan_targets([], Options(), config=load(tmp_path / "pyproject.toml"))
+    errors = [(t.target, t.error.message) for t in report.targets if t.error is not None]
+    assert errors == [
+        (
+            "models/nets.py:Nope",
+            "no 'Nope' in models/nets.py; it defines: Wide, Small (nn.Module classes); make_wide (functions) "
+            "(from pyproject.toml [[tool.relufind.targets]] entry 4)",
+        ),
+        (
+            "models/nets.py:Wide",
+            "Wide has no parameter depth (given with the entry's args); it takes: width "
+            "(from pyproject.toml [[tool.relufind.targets]] entry 5)",
+        ),
     ]

@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT
-from typer.testing import CliRunner
+from conftest import ROOT, cli_runner
 
 from relufind import __version__
 from relufind.cli import app
@@ -50,7 +49,7 @@ def run_cli(args: list[str], monkeypatch: pytest.MonkeyPatch) -> tuple[int, str,
     """Run the CLI in-process from the repository root (stable relative source paths)."""
     monkeypatch.chdir(ROOT)
     monkeypatch.delenv("NO_COLOR", raising=False)
-    result = CliRunner().invoke(app, args, prog_name="relufind")
+    result = cli_runner().invoke(app, args, prog_name="relufind")
     return result.exit_code, result.stdout, result.stderr
 
 
