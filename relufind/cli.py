@@ -130,7 +130,8 @@ def main_command(
         list[str] | None,
         typer.Argument(
             metavar="TARGET",
-            help="file.py:Name, package.module:Name, file.py or folder/",
+            help="file.py:Name, package.module:Name, file.py or folder/ "
+            "(none: the models listed in [[tool.relufind.targets]] of pyproject.toml)",
             show_default=False,
         ),
     ] = None,

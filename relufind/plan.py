@@ -141,8 +141,14 @@ class _Planner:
         where = self._entry_label(entry)
         args = {**entry.entry.kwargs, **self.settings.args}
         location, _, name = entry.entry.target.rpartition(":")
-        if entry.name is None:  # a file or folder entry: its args for every class found there
-            return _unplannable(entry.entry.target, "BadTarget", f"{where}: name a class, as file.py:Name")
+        if entry.name is None and entry.file is not None and saved.is_saved_model(entry.file):
+            return Planned(
+                _display(entry.file), None, entry.file, None, (), f"{why}{where}", True,
+                saved=True, source="configured", entry=where,
+            )  # fmt: skip
+        if entry.name is None:  # an entry is one model: a folder or a bare file is a target's job
+            message = f'{where}: name one model, as target = "file.py:Name"'
+            return _unplannable(entry.entry.target, "BadTarget", message)
         if entry.file is not None and not location.endswith(".py") and "/" not in location:
             # a module name found as a project file: imported by name, as the user wrote it
             spec = TargetSpec(entry.entry.target, None, location, name)

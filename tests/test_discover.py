@@ -380,3 +380,16 @@ def test_a_failing_entry_names_itself(tmp_path: Path, monkeypatch: pytest.Monkey
             "(from pyproject.toml [[tool.relufind.targets]] entry 5)",
         ),
     ]
+
+
+def test_entries_name_one_model_or_a_saved_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "weights").mkdir()
+    (tmp_path / "weights" / "model.pt").write_bytes(b"")
+    entries = (TargetEntry("weights/model.pt"), TargetEntry("models/"))
+    saved_item, folder = make_plan([], Settings(entries=entries, config_path=tmp_path / "pyproject.toml"))
+    assert isinstance(saved_item, Planned) and saved_item.saved and saved_item.target == "weights/model.pt"
+    assert not isinstance(folder, Planned) and folder.error is not None
+    assert folder.error.message == (
+        'pyproject.toml [[tool.relufind.targets]] entry 2: name one model, as target = "file.py:Name"'
+    )
