@@ -63,21 +63,33 @@ class _Source:
     error: SyntaxError | OSError | ValueError | None = None
 
 
-def walk(root: Path, exclude: list[Pattern]) -> list[Path]:
-    """The ``.py`` files below ``root`` that may hold models, sorted, in walk order."""
+def walk(root: Path, exclude: list[Pattern], project_root: Path | None = None) -> list[Path]:
+    """The ``.py`` files below ``root`` that may hold models, sorted, in walk order.
+
+    The ``.gitignore`` files of the folders between ``project_root`` and ``root`` apply too,
+    as git applies them (``relufind models/`` honours the repository's top-level file).
+    """
     found: list[Path] = []
     base = root.resolve()
-    inherited = [p for folder in _ancestors_within(base, exclude) for p in read_gitignore(folder)]
+    inherited = [p for folder in _ancestors(base, project_root) for p in read_gitignore(folder)]
     for folder, dirnames, filenames, patterns in _walk(root, inherited + list(exclude)):
         here = Path(folder)
-        dirnames[:] = sorted(
-            d for d in dirnames if not _skip_dir(here / d, patterns)
-        )
+        dirnames[:] = sorted(d for d in dirnames if not _skip_dir(here / d, patterns))
         for filename in sorted(filenames):
             path = here / filename
             if is_candidate_file(filename) and excluded(path.resolve(), False, patterns) is None:
                 found.append(path)
     return found
+
+
+def _ancestors(folder: Path, project_root: Path | None) -> list[Path]:
+    """The folders from the project root (else the repository root) down to above ``folder``."""
+    chain: list[Path] = []
+    for parent in folder.parents:
+        chain.insert(0, parent)
+        if parent == project_root or (parent / ".git").exists():
+            return chain
+    return []  # not inside a project: only the walked folders' own .gitignore files apply
 
 
 def is_skipped(path: Path, exclude: list[Pattern], root: Path) -> bool:
@@ -112,17 +124,6 @@ def _walk(root: Path, patterns: list[Pattern]) -> Iterator[tuple[str, list[str],
         own = inherited + read_gitignore(here) if ".gitignore" in filenames else inherited
         by_folder[here] = own
         yield folder, dirnames, filenames, own
-
-
-def _ancestors_within(folder: Path, exclude: list[Pattern]) -> list[Path]:
-    """The folders above ``folder`` up to the project root whose ``.gitignore`` applies to it."""
-    roots = {p.base for p in exclude}
-    chain: list[Path] = []
-    for parent in folder.parents:
-        chain.insert(0, parent)
-        if parent in roots or (parent / ".git").exists():
-            return chain
-    return []  # not inside the project: only the walked folders' own .gitignore files apply
 
 
 def _skip_dir(path: Path, patterns: list[Pattern]) -> bool:

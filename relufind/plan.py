@@ -228,7 +228,7 @@ class _Planner:
         if path.is_file():
             files = [] if is_skipped(path, self.exclude, self.root) else [path]
         else:
-            files = walk(path, self.exclude)
+            files = walk(path, self.exclude, self.root)
         base = path.resolve()
         items: list[PlanItem] = []
         for file in files:

@@ -393,3 +393,8 @@ def test_entries_name_one_model_or_a_saved_file(tmp_path: Path, monkeypatch: pyt
     assert folder.error.message == (
         'pyproject.toml [[tool.relufind.targets]] entry 2: name one model, as target = "file.py:Name"'
     )
+
+
+def test_walking_a_subfolder_honours_the_gitignore_files_above_it(tmp_path: Path) -> None:
+    write(tmp_path, {"models/net.py": "x = 1\n", "models/gen/out.py": "x = 1\n", ".gitignore": "models/gen/\n"})
+    assert walk(tmp_path / "models", [], tmp_path) == [tmp_path / "models" / "net.py"]
