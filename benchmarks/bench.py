@@ -12,11 +12,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import resource
+import os
 import statistics
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,7 +29,10 @@ TARGETS = [
     "benchmarks/models.py:SpeechEncoder",
     "benchmarks/models.py:Giant",
     "sample_models/untraceable.py:DataDependentBranch",
+    "benchmarks/models.py:DenseNet121",
 ]
+#: synthetic deep residual stacks (about 16k and 64k graph nodes): fewer runs, not in-process
+SCALE_TARGETS = ["benchmarks/models.py:ResidualStack16k", "benchmarks/models.py:ResidualStack64k"]
 FLOOR = """
 import importlib.util, sys, torch, torch.fx
 path, name = sys.argv[1].rsplit(":", 1)
@@ -43,38 +47,81 @@ except Exception as exc:
 """
 
 
-def timed(cmd: list[str]) -> tuple[float, int, str]:
-    """Wall seconds, peak RSS of the child in MB, stdout."""
+@dataclass(frozen=True)
+class Run:
+    seconds: float
+    peak_mb: float  # this process's own peak resident memory
+    stdout_bytes: int
+    stdout: str
+
+
+def timed(cmd: list[str]) -> Run:
+    """One whole process: wall seconds, its own peak RSS (os.wait4), what it printed."""
     start = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=ROOT, text=True)
+    assert proc.stdout is not None
+    out = proc.stdout.read()
+    _, _, usage = os.wait4(proc.pid, 0)
+    proc.returncode = 0  # reaped by wait4; keep Popen from waiting again
     elapsed = time.perf_counter() - start
-    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024
-    return elapsed, peak_mb, proc.stdout
+    return Run(elapsed, usage.ru_maxrss / 1024, len(out.encode()), out)
 
 
-def median_time(cmd: list[str], runs: int) -> float:
-    return statistics.median(timed(cmd)[0] for _ in range(runs))
+@dataclass(frozen=True)
+class Pair:
+    ours: float  # median seconds
+    floor: float
+    ratio: float  # median of the per-pair ratios: robust to the machine's drift
+    ours_mb: float
+    floor_mb: float
+    last: Run
+
+
+def paired(ours_cmd: list[str], floor_cmd: list[str], runs: int) -> Pair:
+    """relufind and the floor in turn, A B A B ..., so both see the same machine."""
+    ours, floor = [], []
+    for _ in range(runs):
+        ours.append(timed(ours_cmd))
+        floor.append(timed(floor_cmd))
+    ratios = [a.seconds / b.seconds for a, b in zip(ours, floor, strict=True)]
+    return Pair(
+        statistics.median(r.seconds for r in ours),
+        statistics.median(r.seconds for r in floor),
+        statistics.median(ratios),
+        max(r.peak_mb for r in ours),
+        max(r.peak_mb for r in floor),
+        ours[-1],
+    )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="leave out the 64k-node stack")
     args = parser.parse_args()
     python, relufind = str(BIN / "python"), str(BIN / "relufind")
-    import_torch = median_time([python, "-c", "import torch"], args.runs)
+    import_torch = statistics.median(timed([python, "-c", "import torch"]).seconds for _ in range(args.runs))
     print(f"python -c 'import torch': {import_torch:.2f} s (median of {args.runs})\n")
-    print(f"{'target':52} {'floor':>7} {'relufind':>9} {'ratio':>6} {'sites':>6} {'status':>8}")
-    for target in TARGETS:
-        floor = median_time([python, "-c", FLOOR, target], args.runs)
-        ours = median_time([relufind, target, "--format", "json"], args.runs)
-        _, _, out = timed([relufind, target, "--format", "json"])
-        result = json.loads(out)["targets"][0]
+    print(
+        f"{'target':44} {'floor':>7} {'relufind':>9} {'ratio':>6} {'MB':>6} {'MB ratio':>8} "
+        f"{'sites':>6} {'JSON':>8} {'status':>8}"
+    )
+    pairs: dict[str, Pair] = {}
+    for target in TARGETS + [t for t in SCALE_TARGETS if not (args.quick and "64k" in t)]:
+        runs = args.runs if target not in SCALE_TARGETS else max(1, min(args.runs, 3))
+        pair = paired([relufind, target, "--format", "json"], [python, "-c", FLOOR, target], runs)
+        pairs[target] = pair
+        result = json.loads(pair.last.stdout)["targets"][0]
         print(
-            f"{target:52} {floor:6.2f}s {ours:8.2f}s {ours / floor:5.2f}x "
-            f"{len(result['sites']):6d} {result['status']:>8}"
+            f"{target:44} {pair.floor:6.2f}s {pair.ours:8.2f}s {pair.ratio:5.2f}x {pair.ours_mb:6.0f} "
+            f"{pair.ours_mb / pair.floor_mb:7.2f}x {len(result['sites']):6d} "
+            f"{pair.last.stdout_bytes / 1e6:6.1f}MB {result['status']:>8}"
         )
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024
-    print(f"\npeak RSS of any child process: {peak} MB\n")
+    small, large = (pairs.get(t) for t in SCALE_TARGETS)
+    if small and large:
+        growth, floor_growth = large.ours / small.ours, large.floor / small.floor
+        print(f"\n64k / 16k nodes: relufind {growth:.2f}x, floor {floor_growth:.2f}x (linear: about 4x)")
+    print()
     in_process(args.runs)
     return 0
 

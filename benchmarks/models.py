@@ -113,3 +113,104 @@ class Giant(nn.Module):
         x = self.act(self.fc1(x))
         x = self.conv(x.unsqueeze(1)).squeeze(1)
         return F.relu(self.fc2(x))
+
+
+class DenseLayer(nn.Module):
+    def __init__(self, channels: int, growth: int = 32, bottleneck: int = 4):
+        super().__init__()
+        self.norm1 = nn.BatchNorm2d(channels)
+        self.conv1 = nn.Conv2d(channels, bottleneck * growth, 1, bias=False)
+        self.norm2 = nn.BatchNorm2d(bottleneck * growth)
+        self.conv2 = nn.Conv2d(bottleneck * growth, growth, 3, padding=1, bias=False)
+
+    def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
+        x = torch.cat(features, 1)
+        x = self.conv1(F.relu(self.norm1(x)))
+        return self.conv2(F.relu(self.norm2(x)))
+
+
+class DenseNet121(nn.Module):
+    """torchvision's densenet121 layout: 121 ReLU calls, every layer reading the concatenation
+    of all earlier ones (the many-concatenations case for relations)."""
+
+    def __init__(self, blocks: tuple[int, ...] = (6, 12, 24, 16), growth: int = 32, num_classes: int = 1000):
+        super().__init__()
+        channels = 64
+        self.stem = nn.Sequential(
+            nn.Conv2d(3, channels, 7, stride=2, padding=3, bias=False),
+            nn.BatchNorm2d(channels),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(3, stride=2, padding=1),
+        )
+        self.blocks = nn.ModuleList()
+        self.transitions = nn.ModuleList()
+        for index, count in enumerate(blocks):
+            layers = nn.ModuleList()
+            for _ in range(count):
+                layers.append(DenseLayer(channels, growth))
+                channels += growth
+            self.blocks.append(layers)
+            if index < len(blocks) - 1:
+                self.transitions.append(
+                    nn.Sequential(
+                        nn.BatchNorm2d(channels),
+                        nn.ReLU(inplace=True),
+                        nn.Conv2d(channels, channels // 2, 1, bias=False),
+                        nn.AvgPool2d(2, stride=2),
+                    )
+                )
+                channels //= 2
+        self.norm = nn.BatchNorm2d(channels)
+        self.classifier = nn.Linear(channels, num_classes)
+
+    def forward(self, x):
+        x = self.stem(x)
+        for index, layers in enumerate(self.blocks):
+            features = [x]
+            for layer in layers:
+                features.append(layer(features))
+            x = torch.cat(features, 1)
+            if index < len(self.transitions):
+                x = self.transitions[index](x)
+        x = F.relu(self.norm(x), inplace=True)
+        x = F.adaptive_avg_pool2d(x, 1).flatten(1)
+        return self.classifier(x)
+
+
+class ResidualBlock(nn.Module):
+    """conv -> ReLU -> Linear -> ReLU -> clamp, added back: every earlier block is upstream."""
+
+    def __init__(self, channels: int = 8, length: int = 8):
+        super().__init__()
+        self.conv = nn.Conv1d(channels, channels, 3, padding=1)
+        self.act = nn.ReLU()
+        self.fc = nn.Linear(length, length)
+
+    def forward(self, x):
+        y = self.fc(self.act(self.conv(x)))
+        return x + F.relu(y).clamp(min=0)
+
+
+class ResidualStack(nn.Module):
+    """A plain deep residual stack of ``blocks`` blocks (6 graph nodes each, the add included)."""
+
+    def __init__(self, blocks: int = 100):
+        super().__init__()
+        self.blocks = nn.Sequential(*(ResidualBlock() for _ in range(blocks)))
+
+    def forward(self, x):
+        return self.blocks(x)
+
+
+class ResidualStack16k(ResidualStack):
+    """About 16,000 graph nodes."""
+
+    def __init__(self):
+        super().__init__(blocks=2_667)
+
+
+class ResidualStack64k(ResidualStack):
+    """About 64,000 graph nodes."""
+
+    def __init__(self):
+        super().__init__(blocks=10_667)

@@ -50,6 +50,8 @@ class Options:
     input_shapes: tuple[tuple[int, ...], ...] = ()
     #: the lint rules that run (codes); None: the default set (see ``relufind.rules.select``)
     rules: frozenset[str] | None = None
+    #: a dtype name per input shape ("long" for token ids; None: the default float)
+    input_dtypes: tuple[str | None, ...] = ()
     #: a skipped target fails the run (``--strict`` / ``strict = true``)
     strict: bool = False
 
@@ -161,7 +163,9 @@ def scan_targets(
                 on_result(result)
     finally:
         suppress.end(token)
-    return Report(__version__, tuple(results), suppressions.unused(), strict=options.strict)
+    return Report(
+        __version__, tuple(results), unused_suppressions=suppressions.unused(), strict=options.strict
+    )
 
 
 #: on_progress(done, total, target about to be analysed)
@@ -446,13 +450,19 @@ def _analyse(
     is_anchor = anchor_predicate(options.anchors)
     analysis = analyse(model, is_anchor)
     modules = [(path, type(m).__name__) for path, m in model.named_modules(remove_duplicate=False)]
+    warnings = _unmatched_anchors(model, options.anchors)
     traced_with = "fx"
     if analysis.untraced and options.input_shapes:
-        exported = _second_opinion(model, options, is_anchor)
+        exported, failure = _second_opinion(model, options, is_anchor)
         if exported is not None:
+            exported.assumptions[:0] = analysis.assumptions
             analysis, traced_with = exported, "torch.export"
+        else:
+            warnings.append(
+                f"--input-shape: the torch.export retry failed too ({failure}); kept fx's analysis"
+            )
     lint = _Lint(model, _defined_at(model, constructed or {}))
-    return _result(analysis, target, name, options, device, build, modules, traced_with, lint)
+    return _result(analysis, target, name, options, device, build, modules, traced_with, warnings, lint)
 
 
 @dataclass(frozen=True)
@@ -475,17 +485,35 @@ def _defined_at(model: nn.Module, constructed: Mapping[nn.Module, SourceLoc]) ->
     return lines
 
 
+def _unmatched_anchors(model: nn.Module, names: Sequence[str]) -> list[str]:
+    """A warning per ``--anchor`` name that matches no module class in the model."""
+    classes: set[str] = set()
+    for module in model.modules():
+        for cls in type(module).__mro__:
+            classes.update((cls.__name__, f"{cls.__module__}.{cls.__qualname__}"))
+    return [
+        f"--anchor {name} matches no module class in the model; check the spelling (class name, "
+        "e.g. Linear)"
+        for name in dict.fromkeys(names)
+        if name and name not in classes
+    ]
+
+
 def _second_opinion(
     model: nn.Module, options: Options, is_anchor: Callable[[nn.Module], bool]
-) -> Analysis | None:
-    """torch.export on meta inputs of --input-shape: resolves shape-dependent code fx cannot."""
+) -> tuple[Analysis | None, str | None]:
+    """torch.export on meta inputs of --input-shape: resolves shape-dependent code fx cannot.
+
+    Returns the analysis, or None and why export failed (data-dependent control flow defeats
+    export too, as can a wrong shape or dtype).
+    """
     from . import aten
 
     try:
-        graph = aten.export_on_meta(model, options.input_shapes, is_anchor)
-    except Exception:  # data-dependent control flow defeats export too: keep fx's partial answer
-        return None
-    return aten.analyse(graph, options.anchors)
+        graph = aten.export_on_meta(model, options.input_shapes, is_anchor, options.input_dtypes)
+    except Exception as exc:
+        return None, _first_line(exc)
+    return aten.analyse(graph, options.anchors), None
 
 
 def _analyse_saved(path: Path, target: str, options: Options) -> TargetResult:
@@ -508,7 +536,7 @@ def _analyse_saved(path: Path, target: str, options: Options) -> TargetResult:
         graph = aten.from_exported(saved.load_exported(path))
         modules = list(dict.fromkeys(pair for info in graph.info.values() for pair in info.chain))
     analysis = aten.analyse(graph, options.anchors)
-    return _result(analysis, target, graph.root_type, options, "cpu", kind, modules, kind)
+    return _result(analysis, target, graph.root_type, options, "cpu", kind, modules, kind, [])
 
 
 def _result(
@@ -520,6 +548,7 @@ def _result(
     build: str | None,
     modules: list[tuple[str, str]],
     traced_with: str,
+    warnings: list[str],
     lint: _Lint | None = None,
 ) -> TargetResult:
     from .hierarchy import finish
@@ -558,6 +587,8 @@ def _result(
         hidden_variants=tuple(sorted(hidden.items())),
         modules=_module_chain(modules, paths),
         findings=tuple(findings),
+        assumptions=tuple(dict.fromkeys(analysis.assumptions)),
+        notes=tuple(warnings),
     )
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 import torch.fx as fx
 
+from . import vocab
 from .detect import ATEN, ATEN_EMBEDDED
 from .hierarchy import Analysis, Found
 from .relate import Anchor, relate_graph
@@ -72,7 +73,8 @@ def analyse(aten: AtenGraph, extra_anchor_names: Iterable[str] = ()) -> Analysis
     computes: set[fx.Node] = set()
     region = {n: _region(n, aten.info.get(n), anchor_names, computes) for n in nodes}
     labels = {n: _label(n, aten.info) for n in nodes}
-    relations = relate_graph(nodes, region, labels, computes=computes)
+    value_inputs = {n: _value_inputs(n, aten.info.get(n)) for n in nodes}
+    relations = relate_graph(nodes, region, labels, value_inputs=value_inputs, computes=computes)
     result = Analysis(anchors=list(relations.anchors))
     for node in nodes:
         info = aten.info.get(node)
@@ -82,6 +84,18 @@ def analyse(aten: AtenGraph, extra_anchor_names: Iterable[str] = ()) -> Analysis
                 Found(site, relations.up(node), relations.down(node))
             )
     return result
+
+
+def _value_inputs(node: fx.Node, info: OpInfo | None) -> list[fx.Node]:
+    """The inputs whose values reach ``node`` (``vocab.VALUE_ARGS``, read by op name and position)."""
+    keys = vocab.value_args(info.op) if info is not None else None
+    if keys is None or info is None:
+        return list(node.all_input_nodes)
+    chosen: list[fx.Node] = []
+    for index, arg in enumerate(info.args):
+        if index in keys:
+            fx.node.map_arg(arg, chosen.append)
+    return list(dict.fromkeys(chosen))
 
 
 def _site(
@@ -244,6 +258,7 @@ def export_on_meta(
     model: torch.nn.Module,
     shapes: Iterable[tuple[int, ...]],
     is_anchor: Callable[[torch.nn.Module], bool],
+    dtypes: Iterable[str | None] = (),
 ) -> AtenGraph:
     """``torch.export`` (non-strict) with meta inputs of ``shapes``: shape-dependent code resolves.
 
@@ -251,7 +266,11 @@ def export_on_meta(
     """
     import logging
 
-    inputs = tuple(torch.empty(shape, device=_device_of(model)) for shape in shapes)
+    names = list(dtypes)
+    inputs = tuple(
+        torch.zeros(shape, device=_device_of(model), dtype=dtype_named(names[i] if i < len(names) else None))
+        for i, shape in enumerate(shapes)
+    )
     logging.disable(logging.CRITICAL)  # export logs its own failures at length
     try:
         program = torch.export.export(model, inputs, strict=False)
@@ -260,6 +279,10 @@ def export_on_meta(
     graph = from_exported(program)
     graph.anchor_paths = frozenset(p for p, m in model.named_modules() if p and is_anchor(m))
     return graph
+
+
+def dtype_named(name: str | None) -> torch.dtype | None:
+    return None if name is None else getattr(torch, vocab.INPUT_DTYPES[name])
 
 
 def _device_of(model: torch.nn.Module) -> torch.device:

@@ -11,18 +11,29 @@ import sys
 from collections.abc import Iterator
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.core import TyperCommand
 
 from . import __version__
-from .report import EXIT_ERROR, EXIT_FINDINGS, Report, TargetResult
+from .report import EXIT_ERROR, EXIT_FINDINGS, TargetResult
+
+if TYPE_CHECKING:
+    from collections import Counter
+
+    from .keys import FindingKey
+    from .render import View
+    from .report import Report
 
 
 class Format(str, Enum):
+    """The ``--format`` choices: the names of ``relufind.render.RENDERERS`` (a test keeps them equal)."""
+
     tree = "tree"
     json = "json"
+    sarif = "sarif"
+    github = "github"
 
 
 def _selectors(values: list[str] | None) -> tuple[str, ...]:
@@ -112,6 +123,18 @@ def parse_arg(text: str) -> tuple[str, Any]:
         return name, raw
 
 
+def parse_input(text: str) -> tuple[tuple[int, ...], str | None]:
+    """``8,20:long`` as a shape and a dtype name (None when no ``:dtype`` is given)."""
+    from .vocab import INPUT_DTYPES
+
+    shape_text, sep, dtype = text.partition(":")
+    dtype = dtype.strip().lower().removeprefix("torch.")
+    if sep and dtype not in INPUT_DTYPES:
+        known = ", ".join(sorted(INPUT_DTYPES))
+        raise typer.BadParameter(f"--input-shape '{text}': unknown dtype '{dtype}' (one of {known})")
+    return parse_shape(shape_text), (dtype or None) if sep else None
+
+
 def parse_shape(text: str) -> tuple[int, ...]:
     """``1,3,224,224`` (or ``1x3x224x224``) as a tuple of positive sizes."""
     parts = text.replace("x", ",").split(",")
@@ -181,7 +204,7 @@ def main_command(
             "--input-shape",
             metavar="D,D,...",
             help="Where fx cannot trace, retry with torch.export on meta inputs of this shape "
-            "(one per forward input, e.g. 1,3,224,224). Repeatable.",
+            "(one per forward input, e.g. 1,3,224,224; a dtype after a colon: 8,20:long). Repeatable.",
         ),
     ] = None,
     allow_pickle: Annotated[
@@ -243,6 +266,39 @@ def main_command(
         bool,
         typer.Option("--strict", help="Exit 2 when a target is skipped (needs arguments, no forward())."),
     ] = False,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FILE",
+            help="Write the report to FILE instead of stdout (errors and notes still go to stderr).",
+        ),
+    ] = None,
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet",
+            "-q",
+            help="Only findings and errors: no tree for clean targets, no notices for skipped ones.",
+        ),
+    ] = False,
+    baseline_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--baseline",
+            metavar="FILE",
+            help="Leave out findings recorded in FILE (see --write-baseline); report fixed ones as stale.",
+        ),
+    ] = None,
+    write_baseline: Annotated[
+        Path | None,
+        typer.Option(
+            "--write-baseline",
+            metavar="FILE",
+            help="Record today's findings in FILE, then leave them out as --baseline FILE would.",
+        ),
+    ] = None,
     list_rules: Annotated[
         bool,
         typer.Option("--list-rules", callback=_list_rules, is_eager=True, help="List the rules and exit."),
@@ -280,18 +336,26 @@ def main_command(
     model.pt (torch.jit.save) and model.pt2 (torch.export.save) are read without
     unpickling Python objects; a pickled full model needs --allow-pickle.
     """
+    from . import baseline
     from .analyze import Options, scan_targets
     from .config import Selection, discover, enabled_rules
     from .errors import UsageError
+    from .keys import repository_root
+    from .render import View
 
     try:
         args = dict(parse_arg(a) for a in arg or [])
-        input_shapes = tuple(parse_shape(s) for s in input_shape or ())
+        inputs = [parse_input(s) for s in input_shape or ()]
         config = discover(config_file=config_file, isolated=isolated)
         flags = Selection(
             _selectors(select) if select is not None else None, _selectors(extend_select), _selectors(ignore)
         )
         rules = enabled_rules(config, flags)
+        for path, option in ((output, "--output"), (write_baseline, "--write-baseline")):
+            _check_writable(path, option)
+        # read now: a malformed baseline must stop the run before the analysis, not after
+        reading = baseline_file is not None and write_baseline is None
+        recorded = baseline.load(baseline_file) if reading else None
     except typer.BadParameter as exc:
         raise _usage_error(exc.message) from None
     except UsageError as exc:
@@ -309,16 +373,23 @@ def main_command(
         timeout=timeout or None,
         debug=debug,
         allow_pickle=allow_pickle,
-        input_shapes=input_shapes,
+        input_shapes=tuple(shape for shape, _ in inputs),
+        input_dtypes=tuple(dtype for _, dtype in inputs),
         rules=rules,
         strict=strict or config.strict,
     )
-    from .render import View, renderer, streamer
+    from .render import streamer
 
-    view = View(statistics=statistics, root=config.root, rules=rules)
-    stream = streamer(format.value, sys.stdout, view)
+    # paths in reports and baselines are relative to the repository (GitHub resolves them
+    # against the checkout), else to the project (the configuration's folder), else the cwd
+    root = repository_root(config.root or Path.cwd()) or config.root
+    view = View(quiet=quiet, statistics=statistics, root=root, rules=rules)
+    # the tree prints each target as it finishes, unless it goes to --output or a baseline
+    # must filter the whole report first; the other formats are one document at the end
+    streaming = output is None and recorded is None and write_baseline is None
+    stream = streamer(format.value, sys.stdout, view) if streaming else None
     progress = _progress()
-    errors_to_stderr = _errors_on_stderr(stream is not None)
+    errors_to_stderr = _errors_on_stderr(format.value == "tree" and output is None)
 
     def on_result(result: TargetResult) -> None:
         if stream is not None:
@@ -349,15 +420,24 @@ def main_command(
         _stderr(f"relufind: internal error: {type(exc).__name__}: {exc} (rerun with --debug)")
         raise typer.Exit(EXIT_ERROR) from None
     progress.close()
-    if stream is not None:
-        stream.end(report)
-    else:
-        renderer(format.value)(report, sys.stdout, view)
+    try:
+        report = _with_baseline(report, root, recorded, baseline_file, write_baseline)
+        if stream is not None:
+            stream.end(report)
+        else:
+            _render(report, format.value, view, output)
+    except UsageError as exc:
+        raise _usage_error(str(exc)) from None
     sys.stdout.flush()  # before the stderr verdict below, and for test runners' buffered streams
+    code = report.exit_code
+    if not report.targets and targets and all(Path(t).is_file() for t in targets):
+        # files named one by one (a pre-commit hook's changed files) of which none defines a
+        # model: nothing to check is a pass, as for a linter given no file it lints
+        _stderr("relufind: note: no nn.Module subclass in the files named; nothing to analyse")
+        raise typer.Exit(0)
     line = _run_verdict(report, targets or [], strict_flag=strict)
     if line:
-        print(f"relufind: error: {line}", file=sys.stderr, flush=True)
-    code = report.exit_code
+        _stderr(f"relufind: error: {line}")
     raise typer.Exit(0 if exit_zero and code == EXIT_FINDINGS else code)
 
 
@@ -482,6 +562,57 @@ class _NoProgress(_Progress):
 
 def _progress() -> _Progress:
     return _Progress() if _isatty(sys.stderr) else _NoProgress()
+
+
+def _with_baseline(
+    report: Report,
+    root: Path | None,
+    recorded: Counter[FindingKey] | None,
+    read_from: Path | None,
+    write_to: Path | None,
+) -> Report:
+    """``--write-baseline`` records the findings; then either flag leaves the recorded ones out."""
+    from . import baseline
+
+    if write_to is not None:
+        recorded = baseline.collect(report, root)
+        baseline.write(write_to, recorded)
+        count, keys = sum(recorded.values()), len(recorded)
+        _stderr(f"relufind: recorded {count} findings under {keys} keys in {write_to}")
+    if recorded is None:
+        return report
+    report = baseline.apply(report, recorded, root, str(write_to or read_from))
+    for entry in report.baseline.stale if report.baseline else ():
+        _stderr(baseline.stale_line(entry, str(write_to or read_from)))
+    return report
+
+
+def _check_writable(path: Path | None, option: str) -> None:
+    """Refuse an output path that cannot be written before spending minutes on the analysis."""
+    from .errors import UsageError
+
+    if path is None:
+        return
+    if path.is_dir():
+        raise UsageError(f"{option} {path}: is a folder; name a file")
+    if not path.parent.is_dir():
+        raise UsageError(f"{option} {path}: no such folder {path.parent}")
+
+
+def _render(report: Report, name: str, view: View, output: Path | None) -> None:
+    """The chosen renderer, on stdout or on ``--output FILE``."""
+    from .errors import UsageError
+    from .render import renderer
+
+    emit = renderer(name)
+    if output is None:
+        emit(report, sys.stdout, view)
+        return
+    try:
+        with output.open("w", encoding="utf-8") as handle:
+            emit(report, handle, view)
+    except OSError as exc:
+        raise UsageError(f"--output {output}: cannot write: {exc.strerror or exc}") from None
 
 
 def main() -> None:

@@ -71,21 +71,39 @@ def _fixed(variant: str, inplace_index: int | None = None) -> ArgReader:
     return read
 
 
-def _bounds_variant(low: float | None, high: float | None) -> str | None:
-    """relu for [0, inf), relu6 for [0, 6]; anything else is not a ReLU."""
+#: an upper bound that cannot be read statically (a tensor, ``self.clip`` in source)
+UNREAD = object()
+
+
+def _bounds_variant(low: float | None, high: object) -> str | None:
+    """relu for [0, inf), relu6 for [0, 6], clipped_relu for any other upper bound above 0
+    (also one that cannot be read: never a plain ReLU); anything else is not a ReLU."""
     if low != 0.0:
         return None
     if high is None or high == math.inf:
         return "relu"
-    return "relu6" if high == 6.0 else None
+    if high is UNREAD:
+        return "clipped_relu"
+    if not isinstance(high, float):
+        return None
+    if high == 6.0:
+        return "relu6"
+    return "clipped_relu" if high > 0.0 else None
+
+
+def _bound(value: Any) -> object:
+    """An upper bound as read: None (absent), a float, or UNREAD."""
+    if value is None:
+        return None
+    number = _number(value)
+    return UNREAD if number is None else number
 
 
 def _read_clamp(args: tuple[Any, ...], kwargs: dict[str, Any], forced_inplace: bool) -> Reading:
     low_raw = _arg(args, kwargs, 1, "min", None)
-    high_raw = _arg(args, kwargs, 2, "max", None)
-    if low_raw is None or (high_raw is not None and _number(high_raw) is None):
+    if low_raw is None:
         return None
-    variant = _bounds_variant(_number(low_raw), _number(high_raw))
+    variant = _bounds_variant(_number(low_raw), _bound(_arg(args, kwargs, 2, "max", None)))
     return (variant, forced_inplace) if variant else None
 
 
@@ -104,8 +122,7 @@ def _read_threshold(args: tuple[Any, ...], kwargs: dict[str, Any], forced_inplac
 
 def _read_hardtanh(args: tuple[Any, ...], kwargs: dict[str, Any], forced_inplace: bool) -> Reading:
     low = _number(_arg(args, kwargs, 1, "min_val", -1.0))
-    high = _number(_arg(args, kwargs, 2, "max_val", 1.0))
-    variant = _bounds_variant(low, high)
+    variant = _bounds_variant(low, _bound(_arg(args, kwargs, 2, "max_val", 1.0)))
     return (variant, _inplace(args, kwargs, 3, forced_inplace)) if variant else None
 
 
@@ -202,7 +219,7 @@ def read_module(module: nn.Module) -> Reading:
     if isinstance(module, nn.ReLU6):  # before Hardtanh: ReLU6 subclasses it
         return "relu6", module.inplace
     if isinstance(module, nn.Hardtanh):
-        variant = _bounds_variant(float(module.min_val), float(module.max_val))
+        variant = _bounds_variant(float(module.min_val), float(module.max_val))  # (0, 20): clipped_relu
         return (variant, module.inplace) if variant else None
     if isinstance(module, nn.Threshold):
         if float(module.threshold) == 0.0 and float(module.value) == 0.0:

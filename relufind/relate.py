@@ -4,6 +4,17 @@ One forward pass over the graph computes, for every node, the nearest anchors up
 its inputs with the ops between; one backward pass computes the nearest anchors downstream.
 Each site then reads its relations off its node. Linear in the graph, not a search per site.
 
+What a node knows is a ``Reach``: at most ``LIMIT`` nearest anchors, each with its ``Path``
+(length and the ops at each end), a bit set of every anchor reached (for the count of the
+rest), and the boundary markers (model input / output, "unknown beyond an untraced region")
+with their shortest paths. Bounded sets per node keep a deep residual stack — where every
+earlier block is upstream of every later one — linear in time, memory and output. Keeping
+the ``LIMIT`` nearest per node is exact: an anchor among a node's nearest is among the
+nearest of the input it arrives through, since every edge adds the same length to all.
+
+Edges follow tensor *values* only: the ``vocab.VALUE_ARGS`` table says which arguments of an
+op pass values on (``x.size()``, ``zeros_like(x)``, ``x.new_zeros(...)`` pass none).
+
 A user module whose class is an anchor (a ``Conv2d`` subclass, or a type named with
 ``--anchor``) is traced through; all nodes it owns form one *anchor region*, so data that
 leaves the region counts as coming from that anchor.
@@ -13,14 +24,16 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import torch
 import torch.fx as fx
 import torch.nn as nn
 
+from . import vocab
 from .report import Anchor
-from .trace import Traced
+from .trace import Traced, fx_value_inputs
 
 ANCHOR_TYPES: tuple[type, ...] = (
     nn.RNNBase,  # RNN, LSTM, GRU
@@ -35,12 +48,10 @@ FUNCTIONAL_ANCHORS: dict[object, str] = {
     torch.conv_transpose2d: "conv_transpose2d",
     torch.conv_transpose3d: "conv_transpose3d",
 }
-#: plumbing that says nothing to a reader of ``via``: tuple unpacking, attribute reads
-_SILENT_FUNCTIONS = {operator.getitem, getattr}
-_SILENT_METHODS = {"size", "dim"}
-
-#: anchor -> ops between it and the node; the shortest path wins
-Reach = dict[Anchor, tuple[str, ...]]
+#: at most this many anchors per relation list (and per node while propagating)
+LIMIT = 8
+#: a displayed ``via`` keeps this many ops at each end of a longer path
+VIA_ENDS = 6
 
 
 def anchor_predicate(extra_names: Iterable[str] = ()) -> Callable[[nn.Module], bool]:
@@ -59,11 +70,150 @@ def anchor_predicate(extra_names: Iterable[str] = ()) -> Callable[[nn.Module], b
 
 
 #: boundary markers: a value that comes from the graph's inputs / reaches its output.
-#: They travel like anchors so that nested analyses can be composed, and are dropped
-#: from the relations a site reports (an empty list already means "input"/"output").
+#: They travel beside the anchors so that nested analyses can be composed; a site reports
+#: them as ``input_path`` / ``output_path``, never as anchors.
 INPUT = Anchor("<input>", "input")
 OUTPUT = Anchor("<output>", "output")
 
+
+# -- paths: the ops between two points, as a length and the labels at each end -------------------
+
+class Path(NamedTuple):
+    """The ops between an anchor (or a boundary) and a node, in data-flow order.
+
+    ``labels`` holds every label of a path of up to ``2 * VIA_ENDS`` ops, else the first and
+    the last ``VIA_ENDS``: extending or joining paths costs O(1) and the true ``length`` is
+    kept, so the analysis compares true lengths while a report shows the ends. (A named
+    tuple: the passes make one per node and anchor, so it must be cheap to build.)
+    """
+
+    length: int = 0
+    labels: tuple[str, ...] = ()
+
+    def append(self, label: str) -> Path:
+        """This path followed by one more op (towards the data's destination)."""
+        if self.length < 2 * VIA_ENDS:
+            return Path(self.length + 1, (*self.labels, label))
+        return Path(self.length + 1, (*self.labels[:VIA_ENDS], *self.labels[-VIA_ENDS + 1 :], label))
+
+    def prepend(self, label: str) -> Path:
+        if self.length < 2 * VIA_ENDS:
+            return Path(self.length + 1, (label, *self.labels))
+        return Path(self.length + 1, (label, *self.labels[: VIA_ENDS - 1], *self.labels[-VIA_ENDS:]))
+
+    def join(self, other: Path) -> Path:
+        """This path followed by ``other``."""
+        length = self.length + other.length
+        if length <= 2 * VIA_ENDS:
+            return Path(length, self.labels + other.labels)
+        head = (self.labels[:VIA_ENDS] + other.labels[:VIA_ENDS])[:VIA_ENDS]
+        tail = (self.labels[-VIA_ENDS:] + other.labels[-VIA_ENDS:])[-VIA_ENDS:]
+        return Path(length, head + tail)
+
+    def via(self) -> tuple[str, ...]:
+        """For a report: every op, or six at each end with the count of those between."""
+        if self.length <= 2 * VIA_ENDS:
+            return self.labels
+        gap = f"… {self.length - 2 * VIA_ENDS} more ops …"
+        return (*self.labels[:VIA_ENDS], gap, *self.labels[VIA_ENDS:])
+
+
+EMPTY = Path()
+
+
+class AnchorIds:
+    """A bit per anchor, shared by every region of one analysis (counts the anchors reached)."""
+
+    def __init__(self) -> None:
+        self._ids: dict[Anchor, int] = {}
+
+    def bit(self, anchor: Anchor) -> int:
+        return 1 << self._ids.setdefault(anchor, len(self._ids))
+
+
+class Reach(NamedTuple):
+    """What a node sees one way: its nearest anchors, how many in all, and the boundaries."""
+
+    near: tuple[tuple[Anchor, Path], ...] = ()  # at most LIMIT, nearest first
+    seen: int = 0  # a bit per anchor reached (near ones included)
+    edges: tuple[tuple[Anchor, Path], ...] = ()  # boundary markers, each with its shortest path
+
+    @property
+    def more(self) -> int:
+        """Anchors reached beyond the ``near`` ones."""
+        return max(0, self.seen.bit_count() - len(self.near))
+
+    def edge(self, marker: Anchor) -> Path | None:
+        return next((p for m, p in self.edges if m == marker), None)
+
+    def has(self, marker: Anchor) -> bool:
+        return any(m == marker for m, _ in self.edges)
+
+    def map_paths(self, change: Callable[[Path], Path]) -> Reach:
+        near = tuple([(a, change(p)) for a, p in self.near])
+        return Reach(near, self.seen, tuple([(m, change(p)) for m, p in self.edges]))
+
+    def append(self, label: str) -> Reach:
+        """Every path one op longer at the node's end (crossing ``label`` going downstream)."""
+        return Reach(
+            tuple([(a, p.append(label)) for a, p in self.near]), self.seen,
+            tuple([(m, p.append(label)) for m, p in self.edges]),
+        )
+
+    def prepend(self, label: str) -> Reach:
+        return Reach(
+            tuple([(a, p.prepend(label)) for a, p in self.near]), self.seen,
+            tuple([(m, p.prepend(label)) for m, p in self.edges]),
+        )
+
+    def without(self, marker: Anchor) -> Reach:
+        return Reach(self.near, self.seen, tuple((m, p) for m, p in self.edges if m != marker))
+
+    def with_edge(self, marker: Anchor, path: Path = EMPTY) -> Reach:
+        return merge((self, Reach(edges=((marker, path),))))
+
+    def rename(self, anchor: Callable[[Anchor], Anchor]) -> Reach:
+        return Reach(tuple((anchor(a), p) for a, p in self.near), self.seen, self.edges)
+
+
+NOTHING = Reach()
+
+
+def _key(item: tuple[Anchor, Path]) -> tuple[int, str, str]:
+    return item[1].length, item[0].path, item[0].type
+
+
+def _shortest(items: Iterable[tuple[Anchor, Path]]) -> dict[Anchor, Path]:
+    best: dict[Anchor, Path] = {}
+    for anchor, path in items:
+        if anchor not in best or path.length < best[anchor].length:
+            best[anchor] = path
+    return best
+
+
+def merge(reaches: Iterable[Reach]) -> Reach:
+    """The union of several reaches, bounded again."""
+    reaches = [r for r in reaches if r.near or r.edges or r.seen]
+    if not reaches:
+        return NOTHING
+    if len(reaches) == 1:
+        return reaches[0]
+    near = _shortest(item for r in reaches for item in r.near)
+    edges = _shortest(item for r in reaches for item in r.edges)
+    seen = 0
+    for r in reaches:
+        seen |= r.seen
+    return Reach(
+        tuple(sorted(near.items(), key=_key)[:LIMIT]), seen, tuple(sorted(edges.items(), key=_key))
+    )
+
+
+def one(anchor: Anchor, ids: AnchorIds) -> Reach:
+    """The reach of a value that has just left ``anchor``."""
+    return Reach(((anchor, EMPTY),), ids.bit(anchor))
+
+
+# -- the two passes ------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Transfer:
@@ -73,73 +223,59 @@ class Transfer:
     in_down: Reach  # nearest anchors downstream of its inputs, OUTPUT where they flow through
 
 
-#: The passes keep each ``via`` as a persistent linked list — (length, label, rest,
-#: the first labels pushed) with the label nearest the node at the head — so extending one
-#: costs O(1) and a long chain of ops without anchors stays linear. A reported ``via``
-#: keeps the ``VIA_ENDS`` ops at each end and counts the ones between, so reporting every
-#: site of a long chain stays linear too.
-_Chain = tuple[int, str, "_Chain", tuple[str, ...]] | None
-_ChainReach = dict[Anchor, _Chain]
-VIA_ENDS = 6
-
-
-def _length(chain: _Chain) -> int:
-    return chain[0] if chain is not None else 0
-
-
-def _push(chain: _Chain, label: str) -> _Chain:
-    if chain is None:
-        return (1, label, None, (label,))
-    first = chain[3] if len(chain[3]) >= VIA_ENDS else (*chain[3], label)
-    return (chain[0] + 1, label, chain, first)
-
-
-def _via(chain: _Chain, *, node_first: bool) -> tuple[str, ...]:
-    """The labels in data-flow order: from the node (``node_first``) or towards it."""
-    if chain is None:
-        return ()
-    near: list[str] = []  # nearest the node first
-    link: _Chain = chain
-    while link is not None and len(near) < (VIA_ENDS if chain[0] > 2 * VIA_ENDS else chain[0]):
-        near.append(link[1])
-        link = link[2]
-    if chain[0] <= 2 * VIA_ENDS:
-        return tuple(near) if node_first else tuple(reversed(near))
-    far = chain[3]  # nearest the anchor, in the order pushed
-    gap = f"… {chain[0] - 2 * VIA_ENDS} more ops …"
-    if node_first:
-        return (*near, gap, *reversed(far))
-    return (*far, gap, *reversed(near))
-
-
 @dataclass(frozen=True)
 class Relations:
+    """Per node, the reach upstream of its inputs and downstream of its output."""
+
     anchors: tuple[Anchor, ...]
-    _upstream: dict[fx.Node, _ChainReach]  # nearest anchors feeding a node's inputs (and INPUT)
-    _downstream: dict[fx.Node, _ChainReach]  # nearest anchors fed by a node's output (and OUTPUT)
+    _upstream: dict[fx.Node, Reach]
+    _downstream: dict[fx.Node, Reach]
+    #: per node, the inputs whose values reach it (``vocab.VALUE_ARGS``), for later passes
+    value_inputs: dict[fx.Node, list[fx.Node]] = field(default_factory=dict)
 
     def up(self, node: fx.Node) -> Reach:
         """Anchors upstream of ``node``'s inputs, each with the ops from it to the node."""
-        return {a: _via(c, node_first=False) for a, c in self._upstream.get(node, {}).items()}
+        return self._upstream.get(node, NOTHING)
 
     def down(self, node: fx.Node) -> Reach:
         """Anchors downstream of ``node``'s output, each with the ops from the node to it."""
-        return {a: _via(c, node_first=True) for a, c in self._downstream.get(node, {}).items()}
+        return self._downstream.get(node, NOTHING)
 
 
 def relate(
     traced: Traced,
     is_anchor: Callable[[nn.Module], bool],
     transfers: Mapping[fx.Node, Transfer] | None = None,
+    *,
+    ids: AnchorIds | None = None,
+    open_ends: Mapping[fx.Node, Anchor] | None = None,
 ) -> Relations:
+    """Relations in a traced region. ``open_ends``: nodes whose values flow on past the end
+    of a partial graph (a ``forward`` that failed part-way), with the marker they reach."""
     nodes = list(traced.graph.nodes)
     computes: set[fx.Node] = set()
     region = _anchor_regions(traced, nodes, is_anchor, computes)
     labels = {node: _label(traced, node) for node in nodes}
     mutations = {node: target for node in nodes if (target := _mutated_input(traced, node)) is not None}
+    views = {node: base for node in nodes if (base := _viewed(traced, node)) is not None} if mutations else {}
     return relate_graph(
-        nodes, region, labels, computes=computes, transfers=transfers, mutations=mutations
+        nodes, region, labels, value_inputs={n: fx_value_inputs(n) for n in nodes}, computes=computes,
+        transfers=transfers, mutations=mutations, ids=ids, open_ends=open_ends, views=views,
     )
+
+
+def _viewed(traced: Traced, node: fx.Node) -> fx.Node | None:
+    """The tensor whose storage ``node`` is a view of (``vocab.VIEWS``), if any."""
+    if node.op == "call_method":
+        name = str(node.target)
+    elif node.op == "call_function":
+        name = getattr(node.target, "__name__", "")
+    elif node.op == "call_module":
+        name = type(traced.submodule(str(node.target))).__name__
+    else:
+        return None
+    first = node.args[0] if node.args else None
+    return first if name in vocab.VIEWS and isinstance(first, fx.Node) else None
 
 
 def _mutated_input(traced: Traced, node: fx.Node) -> fx.Node | None:
@@ -165,14 +301,19 @@ def relate_graph(
     region: dict[fx.Node, Anchor | None],
     labels: dict[fx.Node, str | None],
     *,
+    value_inputs: Mapping[fx.Node, list[fx.Node]] | None = None,
     computes: Collection[fx.Node] = (),
     transfers: Mapping[fx.Node, Transfer] | None = None,
     mutations: Mapping[fx.Node, fx.Node] | None = None,
+    ids: AnchorIds | None = None,
+    open_ends: Mapping[fx.Node, Anchor] | None = None,
+    views: Mapping[fx.Node, fx.Node] | None = None,
 ) -> Relations:
     """The two passes, for any front end that can say which anchor a node belongs to.
 
-    ``mutations`` maps an in-place node to the input it overwrites: that input's later
-    readers read the in-place result, though the graph shows no edge (a bare ``x.relu_()``).
+    ``value_inputs`` gives, per node, the inputs whose values reach it (all of them when
+    missing). ``mutations`` maps an in-place node to the input it overwrites: that input's
+    later readers read the in-place result, though the graph shows no edge (``x.relu_()``).
 
     ``transfers`` describes opaque nodes analysed apart (the fallback's leaves): what their
     output sees upstream inside them, and what their inputs reach downstream inside them.
@@ -182,112 +323,123 @@ def relate_graph(
     """
     computes = set(computes)
     transfers = transfers or {}
-    upstream: dict[fx.Node, _ChainReach] = {}
+    ids = ids or AnchorIds()
+    inputs = {n: (value_inputs[n] if value_inputs is not None and n in value_inputs else n.all_input_nodes)
+              for n in nodes}
+    crossing = _Crossing(region, labels, computes, ids)
+    upstream: dict[fx.Node, Reach] = {}
     for node in nodes:
-        upstream[node] = _merge(
-            {INPUT: None}
+        upstream[node] = merge(
+            Reach(edges=((INPUT, EMPTY),))
             if src.op == "placeholder"
-            else _crossing(
-                region, src, node, upstream[src], labels[src], downstream=False, computes=computes,
-                transfer=transfers[src].out_up if src in transfers else None,
-            )
-            for src in node.all_input_nodes
+            else crossing(src, node, upstream[src], transfers[src].out_up if src in transfers else None)
+            for src in inputs[node]
         )
-    readers = _readers(nodes, mutations or {})
-    downstream: dict[fx.Node, _ChainReach] = {}
+    readers, storage = _readers(nodes, inputs, mutations or {}, views or {})
+    open_ends = dict(open_ends or {})
+    if open_ends and mutations:  # an in-place write into a value that flows on past the end
+        open_roots = {storage.get(n, n): marker for n, marker in open_ends.items()}
+        for node in mutations:
+            if storage.get(node) in open_roots:
+                open_ends.setdefault(node, open_roots[storage[node]])
+    downstream: dict[fx.Node, Reach] = {}
     for node in reversed(nodes):
-        downstream[node] = _merge(
-            {OUTPUT: None}
+        reached = [
+            Reach(edges=((OUTPUT, EMPTY),))
             if user.op == "output"
-            else _crossing(
-                region, user, node, downstream[user], labels[user], downstream=True, computes=computes,
-                transfer=transfers[user].in_down if user in transfers else None,
+            else crossing(
+                user, node, downstream[user], transfers[user].in_down if user in transfers else None, up=False
             )
-            for user in readers.get(node, node.users)
-        )
+            for user in readers.get(node, ())
+        ]
+        if node in open_ends:  # its value flows on past the end of a partial graph
+            reached.append(Reach(edges=((open_ends[node], EMPTY),)))
+        downstream[node] = merge(reached)
     anchors = tuple(dict.fromkeys(a for a in (region[n] for n in nodes) if a is not None))
-    return Relations(anchors, upstream, downstream)
+    return Relations(anchors, upstream, downstream, {n: list(v) for n, v in inputs.items()})
 
 
-def _readers(nodes: list[fx.Node], mutations: Mapping[fx.Node, fx.Node]) -> dict[fx.Node, list[fx.Node]]:
-    """For in-place nodes: their users plus the later users of every alias of the tensor.
+@dataclass(frozen=True)
+class _Crossing:
+    """What a node learns from a neighbour: a producer (``up``), or a reader."""
 
-    An in-place result aliases its input, so a chain ``relu_(relu_(x))`` and the ``x`` saved
-    before it are one tensor: whoever reads any of them after the op reads its result.
+    region: dict[fx.Node, Anchor | None]
+    labels: dict[fx.Node, str | None]
+    computes: set[fx.Node]
+    ids: AnchorIds
+
+    def __call__(
+        self, other: fx.Node, here: fx.Node, reach: Reach, transfer: Reach | None, *, up: bool = True
+    ) -> Reach:
+        anchor = self.region[other]
+        if anchor is not None and (anchor != self.region[here] or other in self.computes):
+            return one(anchor, self.ids)
+        label = self.labels[other]
+        if transfer is not None:
+            return _through(transfer, reach, label, up=up)
+        if label is None:
+            return reach
+        return reach.append(label) if up else reach.prepend(label)
+
+
+def _through(transfer: Reach, outer: Reach, label: str | None, *, up: bool) -> Reach:
+    """Crossing an opaque node: anchors inside it, plus what lies beyond where it passes through."""
+    edge = INPUT if up else OUTPUT
+    inner = transfer.without(edge)
+    if not transfer.has(edge):
+        return inner
+    if label:
+        outer = outer.map_paths(lambda p: p.append(label) if up else p.prepend(label))
+    return merge((inner, outer))
+
+
+def across(inner: Reach, edge: Anchor, outer: Reach, *, outer_first: bool) -> Reach:
+    """A reach inside a region seen from outside it: its ``edge`` marker replaced by ``outer``
+    (what lies beyond the region's boundary), paths joined end to end."""
+    through = inner.edge(edge)
+    if through is None:
+        return inner
+    beyond = outer.map_paths(lambda p: p.join(through) if outer_first else through.join(p))
+    return merge((inner.without(edge), beyond))
+
+
+def _readers(
+    nodes: list[fx.Node],
+    inputs: Mapping[fx.Node, list[fx.Node]],
+    mutations: Mapping[fx.Node, fx.Node],
+    views: Mapping[fx.Node, fx.Node],
+) -> tuple[dict[fx.Node, list[fx.Node]], dict[fx.Node, fx.Node]]:
+    """Who reads each node's value; for in-place nodes also the later readers of its aliases.
+
+    An in-place result aliases its input, and a view its base, so a chain ``relu_(relu_(x))``,
+    a ``transpose`` of it and the ``x`` saved before are one storage: whoever reads any of
+    them after the op reads its result.
     """
+    users: dict[fx.Node, list[fx.Node]] = {}
+    for node in nodes:
+        for src in inputs[node]:
+            users.setdefault(src, []).append(node)
     if not mutations:
-        return {}
+        return users, {}
     order = {node: index for index, node in enumerate(nodes)}
     storage: dict[fx.Node, fx.Node] = {}  # node -> the first node of its alias chain
     aliases: dict[fx.Node, list[fx.Node]] = {}
     for node in nodes:
-        root = storage.get(mutations[node], mutations[node]) if node in mutations else node
+        base = mutations.get(node, views.get(node))
+        root = storage.get(base, base) if base is not None else node
         storage[node] = root
         aliases.setdefault(root, []).append(node)
-    readers: dict[fx.Node, list[fx.Node]] = {}
+    readers = dict(users)
     for node in mutations:
-        later = [
+        later = [  # aliases made after the write read it through graph edges already
             user
             for alias in aliases[storage[node]]
-            for user in alias.users
+            if order[alias] < order[node]
+            for user in users.get(alias, ())
             if user is not node and order.get(user, -1) > order[node]
         ]
-        readers[node] = list(dict.fromkeys([*node.users, *later]))
-    return readers
-
-
-def _crossing(
-    region: dict[fx.Node, Anchor | None],
-    other: fx.Node,
-    here: fx.Node,
-    other_reach: _ChainReach,
-    other_label: str | None,
-    *,
-    downstream: bool,
-    computes: Collection[fx.Node] = (),
-    transfer: Reach | None = None,
-) -> _ChainReach:
-    """What ``here`` learns from its neighbour ``other`` (a producer, or a user when ``downstream``)."""
-    anchor = region[other]
-    if anchor is not None and (anchor != region[here] or other in computes):
-        return {anchor: None}
-    if transfer is not None:
-        return _through(transfer, other_reach, other_label, downstream=downstream)
-    if other_label is None:
-        return other_reach
-    return {a: _push(chain, other_label) for a, chain in other_reach.items()}
-
-
-def _through(transfer: Reach, outer: _ChainReach, label: str | None, *, downstream: bool) -> _ChainReach:
-    """Crossing an opaque node: anchors inside it, plus what lies beyond where it passes through."""
-    edge = OUTPUT if downstream else INPUT
-    result: _ChainReach = {}
-    for anchor, via in transfer.items():
-        if anchor != edge:
-            result[anchor] = _chain(via, downstream=downstream)
-    if edge in transfer:
-        for anchor, chain in outer.items():
-            extended = _push(chain, label) if label else chain
-            if anchor not in result or _length(extended) < _length(result[anchor]):
-                result[anchor] = extended
-    return result
-
-
-def _chain(via: tuple[str, ...], *, downstream: bool) -> _Chain:
-    """A via tuple (data-flow order) as a chain whose head is the label nearest the node."""
-    chain: _Chain = None
-    for label in reversed(via) if downstream else via:
-        chain = _push(chain, label)
-    return chain
-
-
-def _merge(reaches: Iterable[_ChainReach]) -> _ChainReach:
-    merged: _ChainReach = {}
-    for reach in reaches:
-        for anchor, chain in reach.items():
-            if anchor not in merged or _length(chain) < _length(merged[anchor]):
-                merged[anchor] = chain
-    return merged
+        readers[node] = list(dict.fromkeys([*users.get(node, ()), *later]))
+    return readers, storage
 
 
 def _anchor_regions(
@@ -299,8 +451,9 @@ def _anchor_regions(
     """For each node, the anchor it belongs to (itself, or the anchor module owning it).
 
     A functional conv inside an anchor module's region (a traced ``Conv2d`` subclass calls
-    ``F.conv2d``) is that module's computation, not a second anchor. Nodes that compute an
-    anchor are added to ``computes``.
+    ``F.conv2d``) is that module's computation, not a second anchor — also when the subclass
+    is the root of a region analysed on its own. Nodes that compute an anchor are added to
+    ``computes``.
     """
     region: dict[fx.Node, Anchor | None] = {}
     owner_anchor: dict[str, Anchor | None] = {}
@@ -346,10 +499,10 @@ def _owning_anchor(
 def _outermost_anchor_on_path(
     root: nn.Module, path: str, is_anchor: Callable[[nn.Module], bool]
 ) -> Anchor | None:
-    if not path:
-        return None
+    if is_anchor(root):  # a region analysed on its own whose root is an anchor (a Conv subclass)
+        return Anchor("", type(root).__name__)
     module = root
-    parts = path.split(".")
+    parts = path.split(".") if path else []
     for depth, part in enumerate(parts):
         module = getattr(module, part)
         if is_anchor(module):
@@ -358,14 +511,23 @@ def _outermost_anchor_on_path(
 
 
 def _label(traced: Traced, node: fx.Node) -> str | None:
-    """How a node is named in ``via``; None for nodes a reader need not see."""
+    """How a node is named in ``via``; None for plumbing a reader need not see."""
     if node.op == "call_module":
         module = traced.submodule(str(node.target))
         return f"{type(module).__name__} {traced.qualify(str(node.target))}"
     if node.op == "call_function":
-        if node.target in _SILENT_FUNCTIONS:
+        if node.target is operator.getitem:
+            return "getitem" if _indexes(node.args[1] if len(node.args) > 1 else None) else None
+        if node.target is getattr:
             return None
         return getattr(node.target, "__name__", str(node.target))
     if node.op == "call_method":
-        return None if node.target in _SILENT_METHODS else str(node.target)
+        return str(node.target)
     return None
+
+
+def _indexes(index: object) -> bool:
+    """Indexing or slicing a tensor (``out[:, -1]``), not picking an item of a tuple (``out[0]``)."""
+    if isinstance(index, tuple):
+        return True
+    return isinstance(index, (slice, fx.Node)) or index is None or index is Ellipsis

@@ -65,6 +65,13 @@ class Site:
     #: module sites: where the module was constructed (the ``nn.ReLU(...)`` inside an
     #: ``nn.Sequential(...)``), recorded while relufind built the model; None otherwise
     defined_at: SourceLoc | None = None
+    #: anchors reached beyond the (at most 8) listed in ``after`` / ``before``
+    after_more: int = 0
+    before_more: int = 0
+    #: ``via`` of the shortest path from the model input to the site (output: from the site
+    #: to the model output) that crosses no anchor; None when no such path exists
+    input_path: tuple[str, ...] | None = None
+    output_path: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -77,6 +84,21 @@ class Anchor:
 class Untraced:
     module_path: str
     reason: str
+    #: the user's statement where tracing failed: ``file:line`` and its text
+    source: SourceLoc | None = None
+    statement: str | None = None
+    #: what may resolve it ("try --input-shape 1,1,32,100") when the failure was about shapes
+    hint: str | None = None
+
+
+@dataclass(frozen=True)
+class Assumption:
+    """A shape guard (``assert h == 1``, ``if x.size(1) != 1: raise``) tracing took the way
+    forward of: relations hold for inputs that pass it."""
+
+    module_path: str
+    source: SourceLoc
+    statement: str
 
 
 @dataclass(frozen=True)
@@ -152,6 +174,11 @@ class TargetResult:
     #: why the target is in the run ("named on the command line", "found in models/: ...",
     #: "pyproject.toml [[tool.relufind.targets]] entry 2")
     origin: str | None = None
+    #: shape guards tracing took the one way forward of
+    assumptions: tuple[Assumption, ...] = ()
+    #: warnings about this target's analysis for the user (an --anchor that matches no
+    #: module class, an --input-shape retry that failed): returned, never printed
+    notes: tuple[str, ...] = ()
 
     def kind_counts(self) -> Counter[str]:
         return Counter(site.kind for site in self.sites)
@@ -165,9 +192,33 @@ class TargetResult:
 
 
 @dataclass(frozen=True)
+class BaselineEntry:
+    """Findings recorded in a baseline under one key (rule, file, model, module path)."""
+
+    rule: str
+    file: str  # project-relative POSIX path; "" for findings without a source line
+    model: str
+    module_path: str
+    count: int
+
+
+@dataclass(frozen=True)
+class BaselineUse:
+    """What applying ``--baseline FILE`` did to a report."""
+
+    path: str
+    #: findings the baseline matched, and which were therefore left out of the report
+    matched: int
+    #: recorded findings of analysed models that no longer occur (count: how many fewer)
+    stale: tuple[BaselineEntry, ...] = ()
+
+
+@dataclass(frozen=True)
 class Report:
     version: str
     targets: tuple[TargetResult, ...] = field(default_factory=tuple)
+    #: set when a baseline was applied (its findings are already gone from ``targets``)
+    baseline: BaselineUse | None = None
     #: suppression comments in the analysed models' files that suppressed nothing in this run
     unused_suppressions: tuple[Suppression, ...] = ()
     #: a skipped target fails the run (--strict / strict = true)

@@ -204,10 +204,12 @@ def _read_call(
     target = _resolve(func, namespace)
     if target is not _UNKNOWN:
         spelling = _function_spelling(target)
-        applied = _apply(spelling, _literal_args(call, prepend_self=False)) if spelling else None
+        args = _literal_args(call, prepend_self=False, module=module, self_name=self_name)
+        applied = _apply(spelling, args) if spelling else None
     elif isinstance(func, ast.Attribute):  # a method on a value: x.relu(), x.clamp(min=0)
         spelling = METHODS.get(func.attr)
-        applied = _apply(spelling, _literal_args(call, prepend_self=True)) if spelling else None
+        args = _literal_args(call, prepend_self=True, module=module, self_name=self_name)
+        applied = _apply(spelling, args) if spelling else None
     else:
         applied = None
     return [applied] if applied else []
@@ -269,17 +271,32 @@ def _resolve(expr: ast.expr, namespace: dict[str, Any]) -> Any:
     return _UNKNOWN
 
 
-def _literal_args(call: ast.Call, *, prepend_self: bool) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
-    """Positional and keyword arguments, each a literal value or _UNKNOWN; None with ``*args``."""
+def _literal_args(
+    call: ast.Call, *, prepend_self: bool, module: nn.Module | None = None, self_name: str = ""
+) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
+    """Positional and keyword arguments, each a literal value or _UNKNOWN; None with ``*args``.
+
+    ``self.<name>`` is read from the built module when it holds a number (the bound of
+    ``F.hardtanh(x, 0, self.clip)``), so a bound set in ``__init__`` is known.
+    """
     if any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
         return None
-    positional = tuple(_literal(a) for a in call.args)
+    positional = tuple(_literal(a, module, self_name) for a in call.args)
     if prepend_self:
         positional = (_UNKNOWN, *positional)
-    return positional, {k.arg: _literal(k.value) for k in call.keywords if k.arg is not None}
+    keywords = {k.arg: _literal(k.value, module, self_name) for k in call.keywords if k.arg is not None}
+    return positional, keywords
 
 
-def _literal(expr: ast.expr) -> Any:
+def _literal(expr: ast.expr, module: nn.Module | None = None, self_name: str = "") -> Any:
+    if (
+        module is not None
+        and isinstance(expr, ast.Attribute)
+        and isinstance(expr.value, ast.Name)
+        and expr.value.id == self_name
+    ):
+        value = getattr(module, expr.attr, _UNKNOWN)
+        return value if isinstance(value, (int, float)) and not isinstance(value, bool) else _UNKNOWN
     try:
         return ast.literal_eval(expr)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):

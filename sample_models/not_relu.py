@@ -1,7 +1,8 @@
-"""Clamps and thresholds that look like ReLU but are not: zero sites.
+"""Clamps and thresholds that look like ReLU but are not: zero plain-ReLU sites.
 
 A ReLU is ``max(x, 0)``: lower bound exactly 0 and no upper bound. Each model here misses
-one of those conditions. Every class builds without arguments.
+one of those conditions. ``clamp(0, 1)`` keeps the lower bound and adds an upper one: a
+``clipped_relu`` variant, listed with ``--variants`` only. Every class builds without arguments.
 """
 
 import torch
@@ -10,7 +11,7 @@ import torch.nn.functional as F
 
 
 class UnitClamp(nn.Module):
-    """``clamp(0, 1)`` bounds probabilities; it is not a ReLU."""
+    """``clamp(0, 1)`` bounds probabilities: no plain ReLU, a ``clipped_relu`` variant."""
 
     def __init__(self, width: int = 8):
         super().__init__()

@@ -21,8 +21,11 @@ called twice, loops, residual adds, transposes between channel-first and sequenc
 layouts, every ReLU spelling (module, function, method, clamp, threshold, in place, also
 as a bare statement), variants and look-alikes that are no ReLU, Conv1d / ConvTranspose1d
 / functional conv1d / RNN / LSTM / GRU / RNNCell / LSTMCell / GRUCell anchors in random
-order, ``TransformerEncoderLayer``s, a second model output, and blocks whose ``forward``
-starts with a shape check fx cannot trace. Every block maps a ``(B, C, L)`` tensor to the
+order, ``TransformerEncoderLayer``s, a second model output, values kept as extra outputs (a
+skip to the output), a conv whose output lends only its shape (``new_zeros(s.shape)``,
+``view(s.size(0), ...)``: relations must not follow it), and guarded blocks: a shape guard
+(``if x.shape[-1] < 1: raise``, traced), a branch on values (read from source) or a
+statement fx cannot trace mid-forward (a partial trace). Every block maps a ``(B, C, L)`` tensor to the
 same shape.
 
 ``python tests/modelgen.py SEED`` prints one model with its expected sites.
@@ -34,8 +37,11 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-#: share of blocks that fx cannot trace (a shape check in forward): relufind reads them from source
-UNTRACEABLE_RATE = 0.1
+#: share of blocks whose forward starts with a guard: a shape guard (traced: relufind takes its
+#: one way forward), a branch on values (untraceable: read from source) or, mid-forward, a
+#: statement fx cannot trace (a partial trace: before it traced, after it read from source)
+GUARD_RATE = 0.15
+GUARDS = ("shape", "data", "partial")
 C = 4  # channels (= RNN hidden size = d_model)
 L = 5  # sequence length
 B = 2  # batch
@@ -52,6 +58,8 @@ class ExpectedSite:
     variant: str
     line: int
     inside: str | None = None  # containing anchor of an embedded RNN site
+    input_path: bool = False  # some path from the model input reaches it crossing no anchor
+    output_path: bool = False  # some path from it reaches the model output crossing no anchor
     bare_inplace: bool = False  # `x.relu_()` as a statement: the mutated x flows on
     region: str | None = None  # the untraceable block it runs in (innermost), if any
     inplace: bool = False  # the call writes its input in place
@@ -72,6 +80,7 @@ class Generated:
     anchors: set[str]
     spellings: set[str]  # labels of the spellings used, for coverage checks
     untraced: set[str] = field(default_factory=set)  # paths of the untraceable blocks
+    guards: int = 0  # shape guards in traced code (each an assumption in the report)
 
     @staticmethod
     def within(path: str, region: str) -> bool:
@@ -106,9 +115,12 @@ class Flow:
         self.writer: dict[int, Node] = {}  # storage -> its last in-place writer
         self.sites: list[tuple[ExpectedSite, Node]] = []
         self.anchors: list[str] = []
-        self.functional_convs = 0
         self.regions: list[str] = []  # the untraceable blocks running now, outermost first
         self.untraced: set[str] = set()
+        self.graphs: list[str] = [""]  # the traced graph being built: the root, or a partial block
+        self.functional: dict[str, int] = {}  # functional convs per graph (fx names them conv1d, conv1d_1)
+        self.guards: set[str] = set()  # shape-guarded blocks in traced code
+        self.output: Node | None = None
 
     def op(self, *inputs: Node, anchor: str | None = None, view: bool = False, inplace: bool = False) -> Node:
         reads: list[Node] = []
@@ -136,15 +148,21 @@ class Flow:
         self.sites.append((ExpectedSite(path, kind, variant, line, inside, bare, region, inplace), node))
 
     def resolve(self) -> list[ExpectedSite]:
-        """Fill in after/before: nearest anchors along every path, one pass each way."""
+        """Fill in after/before: nearest anchors along every path, one pass each way; and
+        whether the input reaches a site (the site the output) along a path with no anchor."""
         up: dict[Node, frozenset[str]] = {}
+        from_input: dict[Node, bool] = {}
         for node in self.nodes:
             up[node] = frozenset().union(*(frozenset([i.anchor]) if i.anchor else up[i] for i in node.inputs))
+            from_input[node] = any(not i.anchor and (i is self.input or from_input[i]) for i in node.inputs)
         down: dict[Node, frozenset[str]] = {}
+        to_output: dict[Node, bool] = {}
         for node in reversed(self.nodes):
             down[node] = frozenset().union(*(frozenset([u.anchor]) if u.anchor else down[u] for u in node.users))
+            to_output[node] = any(not u.anchor and (u is self.output or to_output[u]) for u in node.users)
         for site, node in self.sites:
             site.after, site.before = up[node], down[node]
+            site.input_path, site.output_path = from_input[node], to_output[node]
         return [s for s, _ in self.sites]
 
 
@@ -169,7 +187,7 @@ class ClassSpec:
     attrs: list[tuple[str, Mod]] = field(default_factory=list)
     body: list[Stmt] = field(default_factory=list)
     returns: str = "x"
-    guarded: bool = False  # forward starts with a shape check fx cannot trace
+    guard: str | None = None  # one of GUARDS: a shape guard, a branch on values, a partial trace
 
 
 Runner = Callable[["Ctx", Node, str], Node]
@@ -224,19 +242,31 @@ class Ctx:
             return node
         if mod.role == "block":
             assert mod.block is not None
-            if mod.block.guarded:
-                flow.regions.append(path)
+            guard = mod.block.guard
+            if guard == "shape":  # each block instance is traced once, by some analysis
+                flow.guards.add(path)
+            if guard in ("data", "partial"):
                 flow.untraced.add(path)
+            if guard == "data":
+                flow.regions.append(path)
+            if guard == "partial":  # a graph of its own until the failing statement
+                flow.graphs.append(path)
+            depth = len(flow.regions)
             for stmt in mod.block.body:
                 x = stmt.run(self, x, path)
-            if mod.block.guarded:
-                flow.regions.pop()
+            del flow.regions[depth - (guard == "data"):]  # the failing statement pushed one too
+            if guard == "partial":
+                flow.graphs.pop()
             return x
         if mod.role == "seq":
             for name, member in mod.members:
                 x = self.apply(member, x, f"{path}.{name}", line)
             return x
         raise AssertionError(mod.role)
+
+
+#: for the mutation test only: expectations as a relate pass that follows ``size()`` edges sees them
+FOLLOW_METADATA = False
 
 
 def _join(path: str, name: str) -> str:
@@ -272,7 +302,7 @@ CALLS: list[tuple[str, str, str, str | None]] = [
     ("clamp06", "{x}.clamp(0, 6)", "clamp", "relu6"),
     ("F.leaky_relu", "F.leaky_relu({x}, 0.2)", "function", "leaky_relu"),
     ("not:clamp-neg", "{x}.clamp(min=-1)", "", None),
-    ("not:clamp01", "{x}.clamp(0, 1)", "", None),
+    ("clamp01", "{x}.clamp(0, 1)", "clamp", "clipped_relu"),
     ("not:clamp-half", "{x}.clamp(min=0.5)", "", None),
     ("not:clamp-max", "{x}.clamp(max=0)", "", None),
     ("not:threshold", "F.threshold({x}, 0.1, 0.0)", "", None),
@@ -304,6 +334,7 @@ ACTS: list[tuple[str, str, str | None]] = [
     ("nn.Threshold", "nn.Threshold(0, 0)", "relu"),
     ("nn.ReLU6", "nn.ReLU6()", "relu6"),
     ("nn.Hardtanh06", "nn.Hardtanh(0.0, 6.0)", "relu6"),
+    ("nn.Hardtanh020", "nn.Hardtanh(0.0, 20.0)", "clipped_relu"),
     ("nn.LeakyReLU", "nn.LeakyReLU(0.1)", "leaky_relu"),
     ("nn.PReLU", "nn.PReLU()", "prelu"),
     ("nn.RReLU", "nn.RReLU()", "rrelu"),
@@ -384,15 +415,22 @@ class _Gen:
             if i == aux_at:  # a second output: aux = <ReLU>(self.head(x)); return x, aux
                 layout = self._need(spec.body, layout, "cl")
                 spec.body.append(self._aux_stmt(spec))
-                spec.returns = "x, aux"
+                spec.returns += ", aux"
             layout = self._stmt(spec, spec.body, depth, layout, 0)
         if layout != "cl":
             spec.body.append(self._transpose())
-        if not root and self.rng.random() < UNTRACEABLE_RATE:
-            self.spellings.add("untraceable-block")
-            spec.guarded = True
-            guard = ["if x.shape[-1] < 1:", "    raise ValueError('empty input')"]
-            spec.body.insert(0, Stmt(guard, lambda ctx, x, path: x))
+        if not root and self.rng.random() < GUARD_RATE:
+            spec.guard = self.rng.choice(GUARDS)
+            self.spellings.add(f"guard-{spec.guard}")
+            if spec.guard == "shape":
+                guard = ["if x.shape[-1] < 1:", "    raise ValueError('empty input')"]
+                spec.body.insert(0, Stmt(guard, lambda ctx, x, path: x))
+            elif spec.guard == "data":
+                guard = ["if x.abs().sum() > 1e9:", "    x = x * 0.5"]
+                spec.body.insert(0, Stmt(guard, lambda ctx, x, path: x))
+            else:  # fx cannot turn a proxy into a float: the rest of forward is read from source
+                at = self.rng.randint(0, len(spec.body))
+                spec.body.insert(at, Stmt(["_ = float(x.detach().mean())"], self._run_failure))
         self.classes.append(spec)
         return spec
 
@@ -406,6 +444,11 @@ class _Gen:
             body.append(self._transpose())
         return want
 
+    @staticmethod
+    def _run_failure(ctx: Ctx, x: Node, path: str) -> Node:
+        ctx.flow.regions.append(path)  # popped where the block ends
+        return x
+
     def _transpose(self) -> Stmt:
         code = self.rng.choice(["x = x.transpose(1, 2)", "x = x.permute(0, 2, 1)", "x = torch.transpose(x, 1, 2)"])
         return Stmt([code], lambda ctx, x, path: ctx.flow.op(x, view=True))
@@ -414,9 +457,10 @@ class _Gen:
         rng = self.rng
         choice = rng.choices(
             ["call", "act", "shared", "conv", "fconv", "rnn", "cell", "transformer", "transpose",
-             "block", "seq", "list", "dict", "loop", "residual", "twice", "op", "conv-call", "bare"],
+             "block", "seq", "list", "dict", "loop", "residual", "twice", "op", "conv-call", "bare",
+             "meta", "keep"],
             weights=[10, 6, 3, 4, 2, 4, 2, 1, 3, 3 if depth < 3 else 0, 3, 2, 2, 2,
-                     2 if nest < 2 else 0, 1 if depth < 3 else 0, 2, 2, 1],
+                     2 if nest < 2 else 0, 1 if depth < 3 else 0, 2, 2, 1, 2, 1 if depth == 0 and nest == 0 else 0],
         )[0]
         if choice == "call":
             body.append(self._call_stmt())
@@ -427,6 +471,14 @@ class _Gen:
             body.append(self._call_stmt(inner=(self._attr(cls, "conv", mod), mod)))
         elif choice == "bare":
             body.append(self._bare_stmt())
+        elif choice == "meta":  # a conv's output lends only its shape: no value flows from it
+            layout = self._need(body, layout, "cl")
+            self.spellings.add("metadata")
+            mod = Mod(f"nn.Conv1d({C}, {C}, 3, padding=1)", "conv")
+            body.append(self._meta_stmt(self._attr(cls, "shape_conv", mod), mod))
+        elif choice == "keep":  # the value here is also a model output (a skip to the output)
+            self.spellings.add("skip-to-output")
+            body.append(self._keep_stmt(cls))
         elif choice == "act":
             mod = self._act_mod()
             body.append(self._apply_stmt(self._attr(cls, "act", mod), mod))
@@ -548,6 +600,31 @@ class _Gen:
 
         return self._self_ref([f"aux = {code.format(x=f'self.{attr}(x)')}"], run)
 
+    def _meta_stmt(self, attr: str, mod: Mod) -> Stmt:
+        var = f"s_{attr}"
+
+        def run(ctx: Ctx, x: Node, path: str, me: Stmt) -> Node:
+            shape_source = ctx.apply(mod, x, _join(path, attr), me.line)  # only its metadata is read
+            if FOLLOW_METADATA:
+                return ctx.flow.op(x, shape_source)
+            return ctx.flow.op(x)  # view, then + zeros: values of x only
+
+        lines = [
+            f"{var} = self.{attr}(x)",
+            f"x = x.view({var}.size(0), {var}.size(1), -1) + {var}.new_zeros({var}.shape)",
+        ]
+        return self._self_ref(lines, run)
+
+    def _keep_stmt(self, cls: ClassSpec) -> Stmt:
+        name = f"keep{cls.returns.count('keep')}"
+        cls.returns += f", {name}"
+
+        def run(ctx: Ctx, x: Node, path: str) -> Node:
+            ctx.extra_outputs.append(x)
+            return x
+
+        return Stmt([f"{name} = x"], run)
+
     def _bare_stmt(self) -> Stmt:
         label, code, kind, variant = self.rng.choice(BARE)
         self.spellings.add(label)
@@ -572,10 +649,12 @@ class _Gen:
         flow = ctx.flow
         if flow.regions:  # not in the model's graph: no name to expect (never matches one)
             return flow.op(x, anchor=f"<conv1d in {flow.regions[-1]} #{len(flow.nodes)}>")
-        n = flow.functional_convs
-        flow.functional_convs += 1
-        # a functional anchor is named by its graph node: conv1d, conv1d_1, ...
-        return flow.op(x, anchor="conv1d" if n == 0 else f"conv1d_{n}")
+        graph = flow.graphs[-1]
+        n = flow.functional.get(graph, 0)
+        flow.functional[graph] = n + 1
+        # a functional anchor is named by its graph node: conv1d, conv1d_1, ... (a partial
+        # block's graph is analysed on its own, its names under the block's path)
+        return flow.op(x, anchor=_join(graph, "conv1d" if n == 0 else f"conv1d_{n}"))
 
     def _rnn_stmt(self, cls: ClassSpec) -> Stmt:
         rng = self.rng
@@ -695,10 +774,11 @@ def generate(seed: int, start_line: int = 1) -> Generated:
     x = ctx.flow.input
     for stmt in root.body:
         x = stmt.run(ctx, x, "")
-    ctx.flow.op(x, *ctx.extra_outputs)  # the output
+    ctx.flow.output = ctx.flow.op(x, *ctx.extra_outputs)  # the output
     sites = ctx.flow.resolve()
     return Generated(
-        seed, root.name, source, start_line, sites, set(ctx.flow.anchors), gen.spellings, ctx.flow.untraced
+        seed, root.name, source, start_line, sites, set(ctx.flow.anchors), gen.spellings, ctx.flow.untraced,
+        len(ctx.flow.guards),
     )
 
 

@@ -224,8 +224,8 @@ def test_argument_forms(write_model) -> None:
         ("threshold_inplace", "Threshold", "module", "relu", "torch.nn.Threshold", True,
          at("module threshold inplace")),
     ]
-    # nn.Hardtanh(0, 6) is ReLU6: hidden without --variants, counted
-    assert result.hidden_variants == (("relu6", 1),)
+    # nn.Hardtanh(0, 6) is ReLU6 and clamp(min=0, max=<tensor>) a clipped ReLU: hidden, counted
+    assert result.hidden_variants == (("clipped_relu", 1), ("relu6", 1))
 
 
 RELU6_FORMS = """
@@ -236,7 +236,7 @@ class Forms6(nn.Module):
         y = y + F.hardtanh(x, min_val=0.0, max_val=6.0)  # site: hardtanh kwargs
         y = y + F.hardtanh_(x.clone(), 0, 6)  # site: hardtanh_
         y = y + F.relu6(x, inplace=True)  # site: relu6 inplace
-        y = y + x.clamp(0, 5)
+        y = y + x.clamp(0, 5)  # site: clipped 5
         return y
 """
 
@@ -251,6 +251,7 @@ def test_relu6_argument_forms(write_model) -> None:
         (*root, "function", "relu6", "torch.nn.functional.hardtanh", False, marker_line(path, "hardtanh kwargs")),
         (*root, "function", "relu6", "torch.nn.functional.hardtanh_", True, marker_line(path, "hardtanh_")),
         (*root, "function", "relu6", "torch.nn.functional.relu6", True, marker_line(path, "relu6 inplace")),
+        (*root, "clamp", "clipped_relu", "Tensor.clamp", False, marker_line(path, "clipped 5")),
     ]
 
 
@@ -262,11 +263,18 @@ NOT_RELU_CLASSES = [
 ]
 
 
+#: ``clamp(0, 1)`` is no ReLU, but a clipped ReLU: a variant shown with --variants
+CLIPPED = {"UnitClamp": ["clipped_relu"], "AllNotReLU": ["clipped_relu"]}
+
+
 @pytest.mark.parametrize("name", NOT_RELU_CLASSES)
 def test_look_alikes_are_not_sites(name: str) -> None:
     result = ok(f"{NOT_RELU}:{name}", variants=True)
-    assert result.sites == ()
+    assert [s.variant for s in result.sites] == CLIPPED.get(name, [])
     assert result.hidden_variants == ()
+    plain = ok(f"{NOT_RELU}:{name}")
+    assert plain.sites == ()
+    assert plain.hidden_variants == tuple((v, 1) for v in CLIPPED.get(name, []))
 
 
 def test_not_relu_file_as_a_whole() -> None:

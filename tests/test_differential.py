@@ -22,7 +22,7 @@ import torch.fx
 import torch.nn as nn
 import torch.nn.functional as F
 from conftest import SAMPLES, analyse
-from oracle import compare, record
+from oracle import compare, record, record_relations, relation_problems
 
 HERE = Path(__file__).resolve()
 B, C, L = 2, 4, 6
@@ -96,7 +96,6 @@ class NotReLU(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.clamp(min=-1)
-        x = x.clamp(0, 1)
         x = x.clamp(min=0.5)
         x = x.clamp(max=0)
         x = torch.clamp(x, -6, 6)
@@ -136,6 +135,8 @@ class Variants(nn.Module):
         x = F.hardtanh(x, 0.0, 6.0)
         x = torch.clamp(x, 0, 6)
         x = x.clamp(min=0, max=6)
+        x = x.clamp(0, 1)  # a clipped ReLU
+        x = F.hardtanh(x, 0.0, 20.0)  # DeepSpeech's clipped ReLU
         x = self.leaky(x)
         x = F.leaky_relu(x, 0.2)
         x = self.prelu(x)
@@ -442,6 +443,23 @@ def check_against_oracle(target: str, cls: type[nn.Module], model: nn.Module | N
         if not variants and not result.untraced:
             hidden = Counter(c.variant for c in calls if c.variant != "relu")
             assert dict(result.hidden_variants) == dict(hidden), target
+    check_relations(target, cls, model)
+
+
+#: (sites compared, models) by the relation oracle over this session, for the closing figures
+RELATION_FIGURES = {"sites": 0, "models": 0}
+
+
+def check_relations(target: str, cls: type[nn.Module], model: nn.Module) -> None:
+    """relufind's ``after`` and ``input_path`` agree with the anchors (and the input) whose
+    values reach each ReLU's input during a real forward pass (oracle.record_relations)."""
+    torch.manual_seed(0)
+    tagged = record_relations(model, cls.example_input())  # type: ignore[attr-defined]
+    result = analyse(target, variants=True)
+    compared, problems = relation_problems(tagged, result.sites)
+    RELATION_FIGURES["sites"] += compared
+    RELATION_FIGURES["models"] += 1
+    assert not problems, f"{target}: " + "; ".join(problems)
 
 
 @pytest.mark.parametrize("cls", OWN_MODELS, ids=lambda c: c.__name__)
@@ -455,7 +473,7 @@ def test_oracle_sees_every_spelling() -> None:
     assert len(calls) == 27 and {c.variant for c in calls} == {"relu"}
     assert record(NotReLU(), NotReLU.example_input()) == []
     variants = Counter(c.variant for c in record(Variants(), Variants.example_input()))
-    assert variants == {"relu6": 7, "leaky_relu": 2, "prelu": 1, "rrelu": 2}
+    assert variants == {"relu6": 7, "clipped_relu": 2, "leaky_relu": 2, "prelu": 1, "rrelu": 2}
     owners = Counter(c.module_path for c in record(Nested(), Nested.example_input()))
     assert owners["shared"] == 2 + 2 + 3 + 1  # two blocks, the twice-called block, the loop, alias
     embedded = Counter((c.module_path, c.kind, c.name) for c in record(Recurrent(), Recurrent.example_input()))

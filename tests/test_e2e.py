@@ -172,6 +172,8 @@ class Trainer:
 
 pathlib.Path("data/MNIST").mkdir(parents=True, exist_ok=True)
 """,
+    # a folder of scripts, none of them a model
+    "scripts/export_onnx.py": _marker("export") + "import torch\n\ntorch.onnx.export(None, None, 'model.onnx')\n",
     "setup.py": _marker("setup") + "import setuptools\nsetuptools.setup()\n",
     "tests/test_models.py": _marker("tests") + TORCH + "\nclass TestNet(nn.Module):\n    pass\n",
     "scratch/experiment.py": _marker("scratch") + TORCH + "\nclass Experiment(nn.Module):\n    pass\n",
@@ -326,13 +328,20 @@ def test_a_run_that_analysed_nothing_exits_2(repo: Path) -> None:
         "relufind: error: nothing was analysed: 2 targets skipped; "
         "add [[tool.relufind.targets]] entries for them (see above)"
     ]
-    done = relufind(repo, "models/kernels.py", "train.py")
+    done = relufind(repo, "scripts/")
     assert done.returncode == 2
     assert done.stdout == ""
     assert done.stderr.splitlines() == [
-        "relufind: error: nothing to analyse: no nn.Module subclass found in models/kernels.py, train.py "
+        "relufind: error: nothing to analyse: no nn.Module subclass found in scripts/ "
         "(files are read with ast; only those that define one are imported); name a class as "
         "file.py:Name or list it in [[tool.relufind.targets]]"
+    ]
+    # files named one by one (a pre-commit hook's changed files), none a model: a pass
+    done = relufind(repo, "models/kernels.py", "train.py")
+    assert done.returncode == 0
+    assert done.stdout == ""
+    assert done.stderr.splitlines() == [
+        "relufind: note: no nn.Module subclass in the files named; nothing to analyse"
     ]
     assert_nothing_else_imported(repo)
 

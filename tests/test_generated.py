@@ -43,7 +43,7 @@ import torch
 import torch.nn as nn
 from conftest import analyse_all
 from modelgen import ACTS, BARE, CALLS, INPUT_SHAPE, Generated, generate, write_batch
-from oracle import compare, lost_in_untraced, record
+from oracle import compare, lost_in_untraced, record, record_relations, relation_problems
 
 from relufind.report import Site, TargetResult
 from relufind.rules.select import expand
@@ -90,6 +90,9 @@ def problems_of(g: Generated, result: TargetResult, module: object) -> list[Prob
     ran = Counter((c.module_path, c.kind, c.variant) for c in calls)
     if expected != ran:  # the generator and the oracle disagree: a bug in the tests
         problems.append(Problem(f"GENERATOR/ORACLE MISMATCH: expected {sorted(expected - ran)}, ran {sorted(ran - expected)}"))
+    problems += oracle_relation_problems(g, result, module)
+    if len(result.assumptions) != g.guards:
+        problems.append(Problem(f"{len(result.assumptions)} assumptions, expected {g.guards} (shape guards)"))
     if g.untraced:
         return problems + partial_problems(g, result, calls, model)
     sites: tuple[Site, ...] = result.sites
@@ -110,12 +113,32 @@ def problems_of(g: Generated, result: TargetResult, module: object) -> list[Prob
             problems.append(Problem(f"{where}: after {sorted(_paths(got.after))} != {sorted(want.after)}"))
         if _paths(got.before) != want.before:
             problems.append(Problem(f"{where}: before {sorted(_paths(got.before))} != {sorted(want.before)}"))
+        if (got.input_path is not None) != want.input_path:
+            problems.append(Problem(f"{where}: input_path {got.input_path}, expected {'a path' if want.input_path else None}"))
+        if (got.output_path is not None) != want.output_path:
+            problems.append(Problem(f"{where}: output_path {got.output_path}, expected {'a path' if want.output_path else None}"))
         if want.inside is not None and (got.inside is None or got.inside.anchor != want.inside):
             problems.append(Problem(f"{where}: inside {got.inside} != {want.inside}"))
     anchors = {a.path for a in result.anchors}
     if anchors != g.anchors:
         problems.append(Problem(f"anchors {sorted(anchors)} != {sorted(g.anchors)}"))
     return problems
+
+
+#: (models, sites compared, disagreements) by the relation oracle over this session
+RELATION_FIGURES = {"models": 0, "sites": 0, "problems": 0}
+
+
+def oracle_relation_problems(g: Generated, result: TargetResult, module: object) -> list[Problem]:
+    """The runtime relation oracle (tags of anchor outputs and the input, through values only)
+    against relufind's ``after`` and ``input_path``."""
+    torch.manual_seed(g.seed)
+    model = getattr(module, g.name)()
+    compared, texts = relation_problems(record_relations(model, (torch.randn(*INPUT_SHAPE),)), result.sites)
+    RELATION_FIGURES["models"] += 1
+    RELATION_FIGURES["sites"] += compared
+    RELATION_FIGURES["problems"] += len(texts)
+    return [Problem("relation oracle: " + t) for t in texts]
 
 
 def partial_problems(g: Generated, result: TargetResult, calls: list, model: nn.Module) -> list[Problem]:  # type: ignore[type-arg]
@@ -136,7 +159,7 @@ def partial_problems(g: Generated, result: TargetResult, calls: list, model: nn.
     for key in lost_in_untraced(calls, keys, regions):
         problems.append(Problem(f"oracle: ran in an untraced region but not reported: {key}"))
     for site in result.sites:
-        if g.in_untraced(site.module_path) or site.region is not None:
+        if site.region is not None or not site.traced:  # counted per call expression: no relations
             continue
         line = site.source.line if site.source else None
         candidates = [w for w in g.sites if w.region is None and w.key() == (site.module_path, site.kind, site.variant) and w.line == line]
@@ -215,7 +238,8 @@ def test_generator_covers_every_spelling() -> None:
         "shared", "nn.Conv1d", "nn.ConvTranspose1d", "F.conv1d", "nn.RNN", "nn.RNN-relu", "nn.LSTM",
         "nn.GRU", "nn.RNNCell", "nn.RNNCell-relu", "nn.LSTMCell", "nn.GRUCell", "transformer-relu",
         "transformer-module", "transformer-None", "nn.Sequential", "nn.ModuleList", "nn.ModuleDict",
-        "loop", "residual", "block-twice", "conv-call", "aux-output",
+        "loop", "residual", "block-twice", "conv-call", "aux-output", "metadata", "skip-to-output",
+        "guard-shape", "guard-data", "guard-partial",
     }
     assert wanted <= seen, f"never generated: {sorted(wanted - seen)}"
 
@@ -239,6 +263,26 @@ def _has_clamp(g: Generated) -> bool:
     return any(site.kind == "clamp" for site in g.sites)
 
 
+def _follow_size_edges(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A relate pass that walks every graph edge, ``size()`` and ``new_zeros`` included."""
+    import relufind.relate as relate
+
+    monkeypatch.setattr(relate, "fx_value_inputs", lambda node: list(node.all_input_nodes))
+
+
+def _metadata_matters(g: Generated) -> bool:
+    """Would a pass following metadata report other relations for ``g``? (the generator's
+    own flow, rebuilt as if ``s.size(0)`` / ``s.new_zeros`` carried the conv's values)"""
+    import modelgen
+
+    modelgen.FOLLOW_METADATA = True
+    try:
+        followed = generate(g.seed)
+    finally:
+        modelgen.FOLLOW_METADATA = False
+    return any((a.after, a.input_path) != (b.after, b.input_path) for a, b in zip(g.sites, followed.sites, strict=True))
+
+
 def _has_cell(g: Generated) -> bool:
     return any(label in g.spellings for label in ("nn.RNNCell", "nn.RNNCell-relu", "nn.LSTMCell", "nn.GRUCell"))
 
@@ -248,11 +292,12 @@ def _has_cell(g: Generated) -> bool:
     [
         pytest.param(_drop_clamp, _has_clamp, ("missed by relufind", "not reported"), id="no-clamp-spellings"),
         pytest.param(_drop_cell_anchors, _has_cell, ("anchors",), id="no-cell-anchors"),
+        pytest.param(_follow_size_edges, _metadata_matters, ("relation oracle",), id="follows-size-edges"),
     ],
 )
 def test_mutated_relufind_is_caught(mutate, affected, symptom, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     """A deliberately broken relufind fails the checks on exactly the models it affects."""
-    seeds = BATCHES[0]
+    seeds = [g.seed for g in map(generate, range(FIRST_SEED, FIRST_SEED + 100)) if not g.untraced][:BATCH]
     expect = {g.seed for g in map(generate, seeds) if affected(g)}
     assert expect, "the batch must contain affected models for this check to mean anything"
     mutate(monkeypatch)

@@ -75,7 +75,7 @@ SOURCE = Nullable({"file": str, "line": int})
 RELATION = {"anchor": str, "type": str, "via": [str]}
 SITE = {
     "kind": Enum("module", "function", "method", "clamp", "threshold", "embedded"),
-    "variant": Enum("relu", "relu6", "leaky_relu", "prelu", "rrelu"),
+    "variant": Enum("relu", "relu6", "clipped_relu", "leaky_relu", "prelu", "rrelu"),
     "op": str,
     "module_path": str,
     "module_type": str,
@@ -83,6 +83,10 @@ SITE = {
     "source": SOURCE,
     "after": [RELATION],
     "before": [RELATION],
+    "after_more": int,
+    "before_more": int,
+    "input_path": Nullable({"via": [str]}),
+    "output_path": Nullable({"via": [str]}),
     "inside": Nullable({"anchor": str, "type": str}),
     "defined_at": SOURCE,
     "traced": bool,
@@ -95,7 +99,16 @@ TARGET = {
     "error": Nullable({"type": str, "message": str}),
     "sites": [SITE],
     "anchors": [{"path": str, "type": str}],
-    "untraced": [{"module_path": str, "reason": str}],
+    "untraced": [
+        {
+            "module_path": str,
+            "reason": str,
+            # beyond the spec's keys: where tracing failed, and what may resolve it
+            "source": SOURCE,
+            "statement": Nullable(str),
+            "hint": Nullable(str),
+        }
+    ],
     "findings": [
         {
             "code": Matches(r"^RF\d{3}$"),
@@ -123,6 +136,8 @@ EXTRA_TARGET_KEYS: dict[str, object] = {
     "origin": Nullable(str),
     "hidden_variants": dict,
     "unseen": [{"module_path": str, "op": str, "variant": str, "source": SOURCE}],
+    "assumptions": [{"module_path": str, "source": SOURCE, "statement": str}],
+    "notes": [str],
 }
 EXTRA_SITE_KEYS: dict[str, object] = {"after_complete": bool, "before_complete": bool, "region": Nullable(str)}
 
@@ -230,6 +245,10 @@ def test_json_document_matches_the_spec_schema(monkeypatch: pytest.MonkeyPatch) 
         "source": {"file": MODELS, "line": 43},
         "after": [{"anchor": "lstm", "type": "LSTM", "via": []}],
         "before": [{"anchor": "gru", "type": "GRU", "via": []}],
+        "after_more": 0,
+        "before_more": 0,
+        "input_path": None,
+        "output_path": None,
         "inside": None,
         "defined_at": None,  # a function site has no construction line
         "traced": True,
@@ -252,6 +271,8 @@ def synthetic_report() -> Report:
         after=(Relation("enc.conv", "Conv2d", ("BatchNorm2d enc.bn",)), Relation("conv2d", "conv2d")),
         before=(),
         traced=False,
+        after_more=3,
+        output_path=("add", "Linear head"),
     )
     embedded = Site(
         kind="embedded",
@@ -263,6 +284,8 @@ def synthetic_report() -> Report:
         source=None,
         inside=Inside("rnn", "RNN"),
         defined_at=SourceLoc("/elsewhere/outside/cwd.py", 3),
+        input_path=(),
+        output_path=(),
     )
     return Report(
         "9.9.9",
@@ -327,7 +350,13 @@ def test_json_of_every_field_matches_the_schema() -> None:
         },
     ]
     assert target["untraced"] == [
-        {"module_path": "enc.block", "reason": "TraceError: data-dependent control flow"}
+        {
+            "module_path": "enc.block",
+            "reason": "TraceError: data-dependent control flow",
+            "source": None,
+            "statement": None,
+            "hint": None,
+        }
     ]
     assert target["sites"][0]["source"] == {"file": "/elsewhere/outside/cwd.py", "line": 7}
     assert target["sites"][0]["after"][1] == {"anchor": "conv2d", "type": "conv2d", "via": []}
@@ -470,8 +499,10 @@ def test_synthetic_tree_reads_well() -> None:
         "│   └── block  Block\n"
         "│       ├── ! not traced: TraceError: data-dependent control flow\n"
         "│       └── ● relu  clamp Tensor.clamp_  in-place  (read from source)  /elsewhere/outside/cwd.py:7\n"
-        "│           ├── after   Conv2d enc.conv via BatchNorm2d enc.bn; conv2d\n"
-        "│           ├── before  output\n"
+        "│           ├── after   Conv2d enc.conv via BatchNorm2d enc.bn\n"
+        "│           │           conv2d\n"
+        "│           │           +3 more upstream\n"
+        "│           ├── before  output via add, Linear head\n"
         "│           └── ✗ RF001 relu-on-output  ReLU on the output\n"
         "├── rnn  RNN  [anchor]\n"
         "│   └── ● relu  embedded torch.nn.RNN(nonlinearity='relu')  ?  defined at /elsewhere/outside/cwd.py:3\n"

@@ -36,7 +36,7 @@ class View:
 Emit = Callable[["Report", TextIO, View], None]
 
 #: format name -> module under relufind.render that defines ``emit``
-RENDERERS: dict[str, str] = {"tree": "tree", "json": "json"}
+RENDERERS: dict[str, str] = {"tree": "tree", "json": "json", "sarif": "sarif", "github": "github"}
 FORMATS = tuple(RENDERERS)
 
 
@@ -58,7 +58,10 @@ def streamer(name: str, out: TextIO, view: View) -> Streamer | None:
     """The format's streaming writer, or None when it writes one document at the end."""
     module = importlib.import_module(f"{__name__}.{RENDERERS[name]}")
     stream = getattr(module, "Stream", None)
-    return stream(out, color=view.color, statistics=view.statistics) if stream is not None else None
+    if stream is None:
+        return None
+    streaming: Streamer = stream(out, color=view.color, quiet=view.quiet, statistics=view.statistics)
+    return streaming
 
 
 def display_path(path: str) -> str:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from typing import Any, TextIO
 
-from ..report import Finding, Relation, Report, Site, SourceLoc, TargetResult
+from ..report import BaselineUse, Finding, Relation, Report, Site, SourceLoc, TargetResult
 from . import View, display_path
 
 
@@ -18,7 +19,7 @@ def emit(report: Report, out: TextIO, view: View) -> None:
 
 
 def to_dict(report: Report) -> dict[str, Any]:
-    return {
+    document: dict[str, Any] = {
         "version": report.version,
         "targets": [_target(t) for t in report.targets],
         "statistics": {
@@ -28,6 +29,13 @@ def to_dict(report: Report) -> dict[str, Any]:
             ],
         },
     }
+    if report.baseline is not None:  # only with --baseline: the schema otherwise stays as it was
+        document["baseline"] = _baseline(report.baseline)
+    return document
+
+
+def _baseline(use: BaselineUse) -> dict[str, Any]:
+    return {"file": use.path, "matched": use.matched, "stale": [asdict(entry) for entry in use.stale]}
 
 
 def _target(result: TargetResult) -> dict[str, Any]:
@@ -47,7 +55,21 @@ def _target(result: TargetResult) -> dict[str, Any]:
         "origin": result.origin,
         "sites": [_site(s) for s in result.sites],
         "anchors": [{"path": a.path, "type": a.type} for a in result.anchors],
-        "untraced": [{"module_path": u.module_path, "reason": u.reason} for u in result.untraced],
+        "untraced": [
+            {
+                "module_path": u.module_path,
+                "reason": u.reason,
+                "source": _source(u.source),
+                "statement": u.statement,
+                "hint": u.hint,
+            }
+            for u in result.untraced
+        ],
+        "assumptions": [
+            {"module_path": a.module_path, "source": _source(a.source), "statement": a.statement}
+            for a in result.assumptions
+        ],
+        "notes": list(result.notes),
         "unseen": [
             {"module_path": u.module_path, "op": u.op, "variant": u.variant, "source": _source(u.source)}
             for u in result.unseen
@@ -68,6 +90,10 @@ def _site(site: Site) -> dict[str, Any]:
         "source": _source(site.source),
         "after": [_relation(r) for r in site.after],
         "before": [_relation(r) for r in site.before],
+        "after_more": site.after_more,
+        "before_more": site.before_more,
+        "input_path": None if site.input_path is None else {"via": list(site.input_path)},
+        "output_path": None if site.output_path is None else {"via": list(site.output_path)},
         "inside": None if site.inside is None else {"anchor": site.inside.anchor, "type": site.inside.type},
         "traced": site.traced,
         "after_complete": site.after_complete,

@@ -7,6 +7,7 @@ stdout is not a terminal or ``NO_COLOR`` is set, so it reads well in CI logs and
 from __future__ import annotations
 
 import io
+import math
 import os
 import shutil
 import sys
@@ -18,7 +19,7 @@ from rich.markup import escape
 from rich.text import Text
 from rich.tree import Tree
 
-from ..report import Finding, Relation, Report, Site, SourceLoc, TargetResult
+from ..report import Finding, Relation, Report, Site, SourceLoc, TargetResult, Untraced
 from . import View, display_path
 
 _BULLET = "●"
@@ -29,10 +30,21 @@ _PLAIN_WIDTH = 10_000
 
 
 def render(
-    report: Report, file: TextIO | None = None, *, color: bool | None = None, statistics: bool = False
+    report: Report,
+    file: TextIO | None = None,
+    *,
+    color: bool | None = None,
+    quiet: bool = False,
+    statistics: bool = False,
 ) -> str:
-    """Render ``report``; returns the text (and writes it to ``file`` when one is given)."""
-    stream = Stream(file or sys.stdout, color=color, write=file is not None, statistics=statistics)
+    """Render ``report``; returns the text (and writes it to ``file`` when one is given).
+
+    ``quiet`` leaves out targets with nothing to act on (no finding, no error); the totals
+    line of a multi-target run still counts every target.
+    """
+    stream = Stream(
+        file or sys.stdout, color=color, write=file is not None, quiet=quiet, statistics=statistics
+    )
     for result in report.targets:
         stream.result(result)
     stream.end(report)
@@ -40,7 +52,7 @@ def render(
 
 
 def emit(report: Report, out: TextIO, view: View) -> None:
-    render(report, out, color=view.color, statistics=view.statistics)
+    render(report, out, color=view.color, quiet=view.quiet, statistics=view.statistics)
 
 
 class Stream:
@@ -50,10 +62,17 @@ class Stream:
     """
 
     def __init__(
-        self, out: TextIO, *, color: bool | None = None, write: bool = True, statistics: bool = False
+        self,
+        out: TextIO,
+        *,
+        color: bool | None = None,
+        write: bool = True,
+        quiet: bool = False,
+        statistics: bool = False,
     ) -> None:
         self.out = out
         self.write = write
+        self.quiet = quiet
         self.statistics = statistics
         tty = _isatty(out)
         self.terminal = color if color is not None else (tty and not os.environ.get("NO_COLOR"))
@@ -64,6 +83,8 @@ class Stream:
         self.text = ""
 
     def result(self, result: TargetResult) -> None:
+        if self.quiet and not (result.findings or result.status == "error"):
+            return
         console, buffer = self._console()
         if self.count:
             console.print()
@@ -74,7 +95,8 @@ class Stream:
     def end(self, report: Report) -> None:
         console, buffer = self._console()
         if len(report.targets) > 1:
-            console.print()
+            if self.count:
+                console.print()
             console.print(totals_line(report))
         if self.statistics:
             console.print()
@@ -161,39 +183,19 @@ def _tree(result: TargetResult, title: Text) -> Tree:
     sites_by_path: dict[str, list[Site]] = defaultdict(list)
     for site in result.sites:
         sites_by_path[site.module_path].append(site)
-    branches: dict[str, Tree] = {"": root}
-    for path, type_name in result.modules:
-        if not path:
-            continue
-        parent = branches.get(path.rpartition(".")[0], root)
-        label = Text.assemble((path.rpartition(".")[2], "bold"), "  ", (type_name, "cyan"))
-        if path in anchors:
-            label.append("  [anchor]", "magenta")
-        calls = sum(1 for site in sites_by_path.get(path, ()) if site.kind == "module")
-        if calls > 1:  # one module instance applied at several places
-            label.append(f"  shared: called {calls} times", "yellow")
-        branches[path] = parent.add(label)
-    for untraced in result.untraced:
-        branch = branches.get(untraced.module_path, root)
-        branch.add(Text(f"! not traced: {untraced.reason}", "yellow"))
-    for unseen in result.unseen:
-        branch = branches.get(unseen.module_path, root)
-        where = f"{display_path(unseen.source.file)}:{unseen.source.line}"
-        text = f"? {unseen.variant} call {unseen.op} at {where} is not in the traced graph"
-        text += " (branch not taken?)"
-        branch.add(Text(text, "yellow"))
-    findings_by_site: dict[int, list[Finding]] = defaultdict(list)
-    for finding in result.findings:
-        if finding.site is not None:
-            findings_by_site[finding.site].append(finding)
-        else:  # a finding about source, not about a site: under its module
-            _add_finding(branches.get(finding.module_path, root), finding, with_line=True)
-    index = {id(site): number for number, site in enumerate(result.sites)}
-    for path, sites in sites_by_path.items():
-        branch = branches.get(path, root)
-        for site in sites:
-            _add_site(branch, site, findings_by_site.get(index[id(site)], []))
-    functional = [a for a in result.anchors if a.path not in branches]
+    keys = _flow_keys(result)
+    children: dict[str, list[str]] = defaultdict(list)
+    known = {path for path, _ in result.modules}
+    for path, _ in result.modules:
+        if path:
+            parent = path.rpartition(".")[0]
+            children[parent if parent in known or not parent else ""].append(path)
+    types = dict(result.modules)
+    for note in result.notes:
+        root.add(Text(f"! {note}", "yellow"))
+    findings = _findings_by_place(result, known)
+    _fill(root, "", result, children, types, anchors, sites_by_path, keys, findings)
+    functional = [a for a in result.anchors if a.path not in known]
     for anchor in functional:
         root.add(Text.assemble((anchor.path, "bold"), "  ", (anchor.type, "cyan"), ("  [anchor]", "magenta")))
     return root
@@ -206,6 +208,103 @@ def _add_finding(branch: Tree, finding: Finding, *, with_line: bool = False) -> 
     if with_line and finding.source is not None:
         label.append(f"  {display_path(finding.source.file)}:{finding.source.line}", "dim")
     branch.add(label)
+
+
+def _fill(
+    branch: Tree,
+    path: str,
+    result: TargetResult,
+    children: dict[str, list[str]],
+    types: dict[str, str],
+    anchors: set[str],
+    sites_by_path: dict[str, list[Site]],
+    keys: dict[object, float],
+    findings: dict[object, list[Finding]],
+) -> None:
+    """The branch of module ``path``: its notes, then its child modules and its own sites in
+    data-flow order (a child before the sites its values reach)."""
+    for assumption in result.assumptions:
+        if assumption.module_path == path:
+            where = f"{display_path(assumption.source.file)}:{assumption.source.line}"
+            branch.add(Text(f"assumes {assumption.statement}  ({where}, a shape guard followed)", "dim"))
+    for untraced in result.untraced:
+        if untraced.module_path == path:
+            branch.add(_untraced_text(untraced))
+    for unseen in result.unseen:
+        if unseen.module_path == path:
+            where = f"{display_path(unseen.source.file)}:{unseen.source.line}"
+            text = f"? {unseen.variant} call {unseen.op} at {where} is not in the traced graph"
+            branch.add(Text(text + " (branch not taken?)", "yellow"))
+    items: list[tuple[float, int, object]] = []
+    following = math.inf  # a child without a data-flow position goes before the next one that has one
+    for order, child in reversed(list(enumerate(children.get(path, ())))):
+        key = keys.get(child, math.inf)
+        following = key if key != math.inf else following
+        items.append((following - 0.25 if key == math.inf else key, order, child))
+    for site in sites_by_path.get(path, ()):
+        items.append((keys[id(site)], 0, site))
+    for _, _, item in sorted(items, key=lambda entry: (entry[0], entry[1])):
+        if isinstance(item, Site):
+            _add_site(branch, item, findings.get(id(item), []))
+            continue
+        assert isinstance(item, str)
+        label = Text.assemble((item.rpartition(".")[2], "bold"), "  ", (types[item], "cyan"))
+        if item in anchors:
+            label.append("  [anchor]", "magenta")
+        calls = sum(1 for site in sites_by_path.get(item, ()) if site.kind == "module")
+        if calls > 1:  # one module instance applied at several places
+            label.append(f"  shared: called {calls} times", "yellow")
+        _fill(branch.add(label), item, result, children, types, anchors, sites_by_path, keys, findings)
+    for finding in findings.get(path, ()):  # about source, not about a site: after the module's content
+        _add_finding(branch, finding, with_line=True)
+
+
+def _findings_by_place(result: TargetResult, known: set[str]) -> dict[object, list[Finding]]:
+    """Each finding under its site (keyed by the site's id), else under its module's path."""
+    places: dict[object, list[Finding]] = defaultdict(list)
+    for finding in result.findings:
+        if finding.site is not None:
+            places[id(result.sites[finding.site])].append(finding)
+        else:
+            places[finding.module_path if finding.module_path in known else ""].append(finding)
+    return places
+
+
+def _untraced_text(untraced: Untraced) -> Text:
+    text = Text(f"! not traced: {untraced.reason}", "yellow")
+    if untraced.source is not None:
+        where = f"{display_path(untraced.source.file)}:{untraced.source.line}"
+        text.append(f"\n  at {where}" + (f": {untraced.statement}" if untraced.statement else ""), "yellow")
+    if untraced.hint:
+        text.append(f"\n  {untraced.hint}", "cyan")
+    return text
+
+
+def _flow_keys(result: TargetResult) -> dict[object, float]:
+    """A data-flow position per site (its graph order) and per module (before the first site
+    inside it; an anchor-only module just before the first site it comes after)."""
+    keys: dict[object, float] = {}
+    for index, site in enumerate(result.sites):
+        keys[id(site)] = float(index)
+    first: dict[str, float] = {}
+
+    def note(path: str, key: float) -> None:
+        parts = path.split(".") if path else []
+        for depth in range(1, len(parts) + 1):
+            prefix = ".".join(parts[:depth])
+            first[prefix] = min(first.get(prefix, math.inf), key)
+
+    for index, site in enumerate(result.sites):
+        note(site.module_path, index - 0.5)
+    for anchor in result.anchors:
+        after = [i for i, s in enumerate(result.sites) if any(r.anchor == anchor.path for r in s.after)]
+        before = [i for i, s in enumerate(result.sites) if any(r.anchor == anchor.path for r in s.before)]
+        if after:
+            note(anchor.path, after[0] - 0.5)
+        elif before:
+            note(anchor.path, before[-1] + 0.5)
+    keys.update(first)
+    return keys
 
 
 def _add_site(branch: Tree, site: Site, findings: list[Finding] = []) -> None:  # noqa: B006
@@ -225,8 +324,12 @@ def _add_site(branch: Tree, site: Site, findings: list[Finding] = []) -> None:  
     node = branch.add(label)
     if site.inside is not None:
         node.add(Text(f"inside  {site.inside.type} {site.inside.anchor}"))
-    node.add(Text("after   " + _relations(site.after, "input", site.after_complete)))
-    node.add(Text("before  " + _relations(site.before, "output", site.before_complete)))
+    after = _entries(site.after, "input", site.input_path, site.after_more, "upstream", site.after_complete)
+    before = _entries(
+        site.before, "output", site.output_path, site.before_more, "downstream", site.before_complete
+    )
+    node.add(Text("after   " + "\n        ".join(after)))
+    node.add(Text("before  " + "\n        ".join(before)))
     for finding in findings:
         _add_finding(node, finding)
 
@@ -238,19 +341,45 @@ def _defined(defined_at: SourceLoc, call: SourceLoc | None) -> str:
     return f"{display_path(defined_at.file)}:{defined_at.line}"
 
 
-def _relations(relations: tuple[Relation, ...], none: str, complete: bool) -> str:
-    unknown = "unknown beyond an untraced region"
-    if not relations:
-        return none if complete else unknown
-    text = "; ".join(_relation(r) for r in relations)
-    return text if complete else f"{text}; {unknown}"
+def _entries(
+    relations: tuple[Relation, ...],
+    edge: str,
+    path: tuple[str, ...] | None,
+    more: int,
+    way: str,
+    complete: bool,
+) -> list[str]:
+    """One line per anchor (nearest first), the model input/output, the count of the rest."""
+    lines = [_relation(r) for r in relations]
+    if path is not None:
+        lines.append(edge + (" via " + ", ".join(_short(path)) if path else ""))
+    if more:
+        lines.append(f"+{more} more {way}")
+    if not complete:
+        lines.append("unknown beyond an untraced region")
+    return lines or ["none"]
 
 
 def _relation(relation: Relation) -> str:
     text = f"{relation.type} {relation.anchor}" if relation.type != relation.anchor else relation.anchor
     if relation.via:
-        text += " via " + ", ".join(relation.via)
+        text += " via " + ", ".join(_short(relation.via))
     return text
+
+
+#: the tree keeps this many ops at each end of a ``via`` (JSON keeps six)
+TREE_VIA_ENDS = 2
+
+
+def _short(via: tuple[str, ...]) -> tuple[str, ...]:
+    """``via`` for an 80-column screen: the ops at each end and how many lie between."""
+    gap = next((v for v in via if v.startswith("… ")), None)
+    hidden = int(gap.split()[1]) if gap else 0
+    ops = [v for v in via if v is not gap]
+    if len(ops) + hidden <= 2 * TREE_VIA_ENDS + 1:
+        return tuple(ops)
+    between = len(ops) + hidden - 2 * TREE_VIA_ENDS
+    return (*ops[:TREE_VIA_ENDS], f"… {between} more …", *ops[-TREE_VIA_ENDS:])
 
 
 _SAVED_FILES = {"torchscript": "TorchScript", "exported": "ExportedProgram", "pickle": "pickled model"}
