@@ -81,8 +81,10 @@ class Stream:
         self.width = _terminal_width() if (tty or self.terminal) else _PLAIN_WIDTH
         self.count = 0
         self.text = ""
+        self.streamed: set[int] = set()
 
     def result(self, result: TargetResult) -> None:
+        self.streamed.add(id(result))
         if self.quiet and not (result.findings or result.status == "error"):
             return
         console, buffer = self._console()
@@ -93,6 +95,9 @@ class Stream:
         self._flush(buffer)
 
     def end(self, report: Report) -> None:
+        for result in report.targets:  # any not streamed (a report made elsewhere): now, in order
+            if id(result) not in self.streamed:
+                self.result(result)
         console, buffer = self._console()
         if len(report.targets) > 1:
             if self.count:
