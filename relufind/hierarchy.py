@@ -391,6 +391,8 @@ def _canonical(analysis: Analysis, model: nn.Module) -> Analysis:
     for path, module in model.named_modules(remove_duplicate=False):
         first_path.setdefault(id(module), path)
         module_at[path] = module
+    if len(first_path) == len(module_at):  # no module registered twice: every path is canonical
+        return analysis
 
     def canon(path: str) -> str:
         module = module_at.get(path)  # None: a functional anchor's node name, not a module
@@ -464,13 +466,19 @@ def _placed(found: Found, outer_up: Reach, outer_down: Reach) -> Found:
 
 def unseen_calls(traced: Traced, found: list[Found]) -> list[Unseen]:
     """ReLU calls in the source of traced ``forward``s that produced no site in the graph."""
-    # (file, line) of every traced site -> the module paths of those sites
-    sites_at: dict[tuple[str, int], set[str]] = {}
-    for f in found:
-        if f.site.traced and f.site.source is not None:
-            sites_at.setdefault((f.site.source.file, f.site.source.line), set()).add(f.site.module_path)
     # a shared child reports under its first registered path, so child calls compare objects
     modules_at = {traced.qualify(p): m for p, m in traced.root.named_modules(remove_duplicate=False)}
+    # per (file, line) of traced sites: the paths holding a site there with all their ancestors,
+    # and the modules owning one — set lookups, so a block repeated N times costs N, not N^2
+    covered: dict[tuple[str, int], set[str]] = {}
+    owners: dict[tuple[str, int], set[int]] = {}
+    for f in found:
+        if f.site.traced and f.site.source is not None:
+            key = (f.site.source.file, f.site.source.line)
+            covered.setdefault(key, set()).update(_ancestors(f.site.module_path))
+            owner = modules_at.get(f.site.module_path)
+            if owner is not None:
+                owners.setdefault(key, set()).add(id(owner))
     unseen = []
     for relative in sorted(traced.entered):
         module = traced.submodule(relative)
@@ -478,13 +486,12 @@ def unseen_calls(traced: Traced, found: list[Found]) -> list[Unseen]:
             continue
         path = traced.qualify(relative)
         for call in relu_calls(module):
-            lines = range(call.line, call.end_line + 1)
-            paths = set().union(*(sites_at.get((call.file, line), set()) for line in lines))
+            keys = [(call.file, line) for line in range(call.line, call.end_line + 1)]
             if call.child is not None:
-                owner = getattr(module, call.child).get_submodule(call.sub_path)
-                seen = any(modules_at.get(p) is owner for p in paths)
+                owner = id(getattr(module, call.child).get_submodule(call.sub_path))
+                seen = any(owner in owners.get(key, ()) for key in keys)
             else:
-                seen = any(_within(p, path) for p in paths)
+                seen = any(path in covered.get(key, ()) for key in keys)
             if not seen:
                 owner_path = _join(path, call.child) if call.child else path
                 if call.sub_path:
@@ -493,8 +500,10 @@ def unseen_calls(traced: Traced, found: list[Found]) -> list[Unseen]:
     return unseen
 
 
-def _within(path: str, ancestor: str) -> bool:
-    return not ancestor or path == ancestor or path.startswith(ancestor + ".")
+def _ancestors(path: str) -> list[str]:
+    """``a.b.c`` -> ``['', 'a', 'a.b', 'a.b.c']``: every module path that contains it."""
+    parts = path.split(".") if path else []
+    return ["", *(".".join(parts[: depth + 1]) for depth in range(len(parts)))]
 
 
 def _innermost_failing(tracer: RelufindTracer) -> type | None:

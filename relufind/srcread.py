@@ -74,7 +74,7 @@ def _relu_calls(parsed: _Parsed | None, module: nn.Module | None) -> list[Source
             first_line + (call.end_lineno or call.lineno) - 1,
             *applied,
         )
-        for call in sorted(_calls(tree), key=lambda c: (c.lineno, c.col_offset))  # source order
+        for call in _calls(tree)  # source order
         for applied in _read_call(call, module, self_name, namespace)
     ]
 
@@ -92,7 +92,7 @@ def called_children(module: nn.Module) -> dict[str, SourceLoc]:
         return {}
     tree, file, first_line, self_name, _ = parsed
     called: dict[str, SourceLoc] = {}
-    for call in sorted(_calls(tree), key=lambda c: (c.lineno, c.col_offset)):
+    for call in _calls(tree):
         if _is_self_call(call, self_name):
             assert isinstance(call.func, ast.Attribute)
             called.setdefault(call.func.attr, SourceLoc(file, first_line + call.lineno - 1))
@@ -190,8 +190,12 @@ def _first_line(obj: Any, lines: list[str]) -> int:
     raise OSError(f"cannot find the source of {obj!r}")
 
 
-def _calls(tree: ast.AST) -> Iterator[ast.Call]:
-    return (node for node in ast.walk(tree) if isinstance(node, ast.Call))
+@lru_cache(maxsize=512)
+def _calls(tree: ast.AST) -> tuple[ast.Call, ...]:
+    """The calls in ``tree`` in source order; cached per parsed ``forward`` (a block class
+    repeated thousands of times is walked once, not once per instance)."""
+    calls = (node for node in ast.walk(tree) if isinstance(node, ast.Call))
+    return tuple(sorted(calls, key=lambda c: (c.lineno, c.col_offset)))
 
 
 def _read_call(
