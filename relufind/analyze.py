@@ -17,18 +17,21 @@ import threading
 import traceback
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from . import __version__, saved
-from .errors import TargetFailure, UsageError
+from .errors import TargetFailure
 from .report import Report, Site, SourceLoc, TargetError, TargetResult
 
 if TYPE_CHECKING:
     import torch.nn as nn
 
+    from .config import Config
     from .hierarchy import Analysis
+    from .plan import Planned
 
 
 @dataclass(frozen=True)
@@ -49,18 +52,8 @@ class Options:
     rules: frozenset[str] | None = None
     #: a dtype name per input shape ("long" for token ids; None: the default float)
     input_dtypes: tuple[str | None, ...] = ()
-
-
-@dataclass(frozen=True)
-class _Job:
-    """One model to analyse: its display target, its name, how to get the object."""
-
-    target: str
-    name: str
-    load: Callable[[], object]
-    strict_args: bool
-    #: a saved model file (TorchScript, ExportedProgram, pickle) rather than Python code
-    saved: Path | None = None
+    #: a skipped target fails the run (``--strict`` / ``strict = true``)
+    strict: bool = False
 
 
 #: where diagnostics go (the CLI swaps in its own writer); never stdout
@@ -68,7 +61,7 @@ Diagnostics = Callable[[str], None]
 
 
 def _stderr(line: str) -> None:
-    print(line, file=sys.stderr)
+    print(line, file=sys.stderr, flush=True)
 
 
 # -- public API ------------------------------------------------------------------------------
@@ -108,67 +101,109 @@ def scan(
 
 
 def scan_targets(
-    targets: Sequence[str], options: Options = Options(), diagnostics: Diagnostics = _stderr
+    targets: Sequence[str],
+    options: Options = Options(),
+    diagnostics: Diagnostics = _stderr,
+    *,
+    config: Config | None = None,
+    exclude: Sequence[str] = (),
+    on_result: Callable[[TargetResult], None] | None = None,
+    on_progress: Progress | None = None,
 ) -> Report:
-    """Load and analyse every target; failures become ``error`` entries, never exceptions."""
+    """Plan, then load and analyse every planned model; failures become ``error`` entries.
+
+    ``config`` supplies ``[[tool.relufind.targets]]`` entries (and, with no ``targets``, the
+    whole list) and ``exclude``; ``exclude`` adds patterns relative to the project root.
+    ``on_result`` receives each result as soon as it is final, in report order, so a
+    renderer can stream; ``on_progress(done, total, target)`` fires before each model.
+    """
     from .capture import import_torch_quietly
+    from .config import project_root
+    from .plan import Planned, Settings, make_plan
     from .rules import suppress
 
+    root = project_root()
+    settings = Settings(
+        args=options.args,
+        entries=config.targets if config else (),
+        config_path=config.path if config else None,
+        exclude=config.exclude if config else (),
+        extra_exclude=tuple(exclude),
+        project_root=root,
+    )
+    items = make_plan(targets, settings)  # nothing imported yet
     import_torch_quietly()
+    _on_import_path(root)
+    total = sum(isinstance(item, Planned) for item in items)
     results: list[TargetResult] = []
-    # --arg a constructor does not take is an error only when one target is named: with
-    # several, each takes the arguments it accepts
-    strict = len(targets) == 1
+    findings = _FirstFindings()
+    unimportable: set[Path] = set()
+    built: set[type] = set()  # classes of the models built so far (a factory's model included)
+    done = 0
     suppressions, token = suppress.begin()
     try:
-        for text in targets:
-            for job in _jobs(text, options, results, diagnostics, strict):
-                results.append(_run_job(job, options, diagnostics))
+        for item in items:
+            if isinstance(item, Planned):
+                if item.discovered and item.file is not None and item.file.resolve() in unimportable:
+                    done += 1  # its file failed to import: one error said so already
+                    continue
+                if on_progress is not None:
+                    on_progress(done, total, item.target)
+                result, import_failed = _run_job(item, options, diagnostics, built)
+                done += 1
+                if result is None:  # a class a configured factory already built and analysed
+                    continue
+                if import_failed and item.discovered and item.file is not None:
+                    unimportable.add(item.file.resolve())
+            else:
+                result = item
+            result = findings.keep_first(result)
+            results.append(result)
+            if on_result is not None:
+                on_result(result)
     finally:
         suppress.end(token)
-    return Report(__version__, tuple(results), unused_suppressions=suppressions.unused())
+    return Report(
+        __version__, tuple(results), unused_suppressions=suppressions.unused(), strict=options.strict
+    )
+
+
+#: on_progress(done, total, target about to be analysed)
+Progress = Callable[[int, int, str], None]
+
+
+def _on_import_path(root: Path) -> None:
+    """The project root first on sys.path, as pytest's rootdir is: `from models.x import Y` works."""
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+
+
+class _FirstFindings:
+    """A finding at one source line is reported once per run, by the first model that has it.
+
+    A helper block analysed on its own and again inside each model that uses it would
+    otherwise repeat its findings once per model. Incremental, so results can stream.
+    """
+
+    def __init__(self) -> None:
+        self.seen: set[tuple[str, str, int]] = set()
+
+    def keep_first(self, result: TargetResult) -> TargetResult:
+        if not result.findings:
+            return result
+        kept = []
+        for finding in result.findings:
+            if finding.source is None:  # no line to key on (TorchScript): always kept
+                kept.append(finding)
+                continue
+            key = (finding.code, os.path.realpath(finding.source.file), finding.source.line)
+            if key not in self.seen:
+                self.seen.add(key)
+                kept.append(finding)
+        return replace(result, findings=tuple(kept)) if len(kept) != len(result.findings) else result
 
 
 # -- loading ---------------------------------------------------------------------------------
-
-def _jobs(
-    text: str, options: Options, results: list[TargetResult], diagnostics: Diagnostics, strict: bool
-) -> Iterator[_Job]:
-    from . import targets as t
-
-    try:
-        spec = t.parse_target(text)
-    except UsageError as exc:
-        failure = TargetFailure("BadTarget", str(exc))
-        results.append(_error_result(text, None, failure, options, diagnostics, None))
-        return
-    if spec.name is not None:
-        yield _Job(text, spec.name, lambda: _resolve(spec), strict_args=strict)
-        return
-    assert spec.file is not None
-    if not spec.file.exists():
-        failure = TargetFailure("FileNotFound", f"no such file or folder '{spec.file}'; check the path")
-        results.append(_error_result(text, None, failure, options, diagnostics, None))
-        return
-    if spec.file.is_file() and saved.is_saved_model(spec.file):
-        yield _Job(text, spec.file.stem, lambda: None, strict_args=True, saved=spec.file)
-        return
-    for path in t.expand_paths(spec):
-        try:
-            with _guarded(options, diagnostics, text):
-                module = t.import_file(path)
-                names = t.module_classes(module)
-        except TargetFailure as failure:
-            results.append(_error_result(str(path), None, failure, options, diagnostics, None))
-            continue
-        for name in names:
-            target = f"{path}:{name}"
-            if not _has_forward(getattr(module, name)):
-                reason = "defines no forward() (an abstract base class); name a subclass that does"
-                results.append(TargetResult(target=target, model=name, status="skipped", skip_reason=reason))
-                continue
-            yield _Job(target, name, lambda m=module, n=name: getattr(m, n), strict_args=False)
-
 
 def _has_forward(cls: type) -> bool:
     import torch.nn as nn
@@ -176,68 +211,143 @@ def _has_forward(cls: type) -> bool:
     return getattr(cls, "forward", None) is not nn.Module.forward
 
 
-def _resolve(spec: Any) -> object:
+def _load(job: Planned) -> tuple[ModuleType, str]:
+    """Import the job's file or module (the 'import' stage): the module and how to name it."""
     from . import targets as t
 
-    if spec.file is not None:
-        module = t.import_file(spec.file)
-        where = str(spec.file)
+    if job.file is not None:
+        module = t.import_file(job.file)
+        where = _display(job.file)
     else:
-        module = t.import_module_name(spec.module)
-        where = spec.module
-    return t.resolve_name(module, spec.name, where)
+        assert job.module is not None
+        module = t.import_module_name(job.module)
+        where = job.module
+    return module, where
 
 
-def _run_job(job: _Job, options: Options, diagnostics: Diagnostics) -> TargetResult:
+@contextlib.contextmanager
+def _script_argv(job: Planned) -> Iterator[None]:
+    """Model code sees ``sys.argv == [its file]``, never relufind's own options.
+
+    A file that calls ``argparse`` at import would otherwise parse ``--format json`` and exit.
+    """
+    saved_argv = sys.argv
+    sys.argv = [str(job.file) if job.file is not None else str(job.module)]
+    try:
+        yield
+    finally:
+        sys.argv = saved_argv
+
+
+def _run_job(
+    job: Planned, options: Options, diagnostics: Diagnostics, built_classes: set[type]
+) -> tuple[TargetResult | None, bool]:
+    """The job's result (None: already analysed), and whether it failed importing its file."""
+    from . import targets as t
     from .build import NeedsArguments, build
 
     log = io.StringIO()
+    stage = "import"
     try:
-        with _guarded(options, diagnostics, job.target, log):
-            if job.saved is not None:
-                return _analyse_saved(job.saved, job.target, options)
-            obj = job.load()
-            built = build(obj, job.name, options.args, strict_args=job.strict_args)
+        with _guarded(options, diagnostics, job.target, log), _script_argv(job):
+            if job.saved:
+                assert job.file is not None
+                return _analyse_saved(job.file, job.target, options), False
+            module, where = _load(job)
+            stage = "build"
+            assert job.name is not None
+            obj = t.resolve_name(module, job.name, where)
+            if job.discovered and isinstance(obj, type) and obj in built_classes:
+                return None, False
+            if isinstance(obj, type) and not _has_forward(obj) and not job.named:
+                return _no_forward(job), False
+            given_by = "the entry's args" if job.configured else "--arg"
+            built = build(obj, job.name, job.kwargs, strict_args=job.strict_args, given_by=given_by)
+            built_classes.add(type(built.model))
             if not _has_forward(type(built.model)):
-                message = f"{job.name} defines no forward(); name a subclass that does"
+                message = f"{job.name} has no forward() (a container or helper); name the model that uses it"
                 raise TargetFailure("NoForward", message)
-            return _analyse(
+            result = _analyse(
                 built.model, job.target, job.name, options, built.device, built.how, built.constructed
             )
+            return replace(result, origin=job.why), False
     except NeedsArguments as needs:
-        return _skipped(job, needs.missing)
+        return _skipped(job, needs), False
     except TargetFailure as failure:
-        return _error_result(job.target, job.name, failure, options, diagnostics, failure)
+        failed_import = stage == "import"
+        return _failed(job, failure, options, diagnostics, failed_import), failed_import
     finally:
         if options.debug and log.getvalue():
             diagnostics(f"relufind: output of {job.target}:\n{log.getvalue().rstrip()}")
 
 
-def _skipped(job: _Job, missing: list[str]) -> TargetResult:
-    options = " ".join(f"--arg {name}=VALUE" for name in missing)
+def _no_forward(job: Planned) -> TargetResult:
     return TargetResult(
         target=job.target,
         model=job.name,
         status="skipped",
-        skip_reason=f"needs arguments {', '.join(missing)}: pass {options}",
-        needs_args=tuple(missing),
+        skip_reason="has no forward() (a container or helper)",
+        origin=job.why,
     )
 
 
-def _error_result(
-    target: str,
-    model: str | None,
-    failure: TargetFailure,
-    options: Options,
-    diagnostics: Diagnostics,
-    cause: BaseException | None,
-) -> TargetResult:
-    diagnostics(f"relufind: error: {target}: {failure.message}")
-    if options.debug and cause is not None:
-        diagnostics("".join(traceback.format_exception(cause)).rstrip())
+def _skipped(job: Planned, needs: Any) -> TargetResult:
+    from .advice import needs_arguments
+
+    reason, hint = needs_arguments(
+        job.config_target or job.target,
+        needs.missing,
+        needs.objects,
+        needs.annotations,
+        named=job.named,
+    )
     return TargetResult(
-        target=target, model=model, status="error", error=TargetError(failure.type, failure.message)
+        target=job.target,
+        model=job.name,
+        status="skipped",
+        skip_reason=reason,
+        needs_args=tuple(needs.missing),
+        config_hint=hint,
+        origin=job.why,
     )
+
+
+def _failed(
+    job: Planned, failure: TargetFailure, options: Options, diagnostics: Diagnostics, failed_import: bool
+) -> TargetResult:
+    """An error result that says which option or pyproject.toml entry would fix it."""
+    from .advice import constructor_hint, exclude_hint
+
+    message = failure.message
+    target, model = job.target, job.name
+    if job.discovered and job.file is not None and failed_import:
+        # the whole file failed: one error for the file, not one per class in it
+        target, model = str(job.file), None
+        message += "; " + exclude_hint(_relative_to_root(job.file))
+    elif job.discovered and failure.type == "ConstructorError":
+        message += "; " + constructor_hint(job.config_target or job.target)
+    elif job.entry is not None:  # the fix goes in the configuration: say which entry
+        message += f" (from {job.entry})"
+    if options.debug:
+        diagnostics("".join(traceback.format_exception(failure)).rstrip())
+    return TargetResult(
+        target=target, model=model, status="error", error=TargetError(failure.type, message), origin=job.why
+    )
+
+
+def _display(path: Path) -> str:
+    from .render import display_path
+
+    return display_path(str(path))
+
+
+def _relative_to_root(path: Path) -> str:
+    from .config import project_root
+
+    try:
+        return path.resolve().relative_to(project_root()).as_posix()
+    except ValueError:
+        return str(path)
 
 
 @contextlib.contextmanager
@@ -411,6 +521,9 @@ def _analyse_saved(path: Path, target: str, options: Options) -> TargetResult:
 
     kind = saved.classify(path)
     if kind == "pickle":
+        weights = saved.weights_only(path)  # safe: loads tensors and plain containers only
+        if weights is not None:
+            raise saved.not_a_model(path, weights)
         if not options.allow_pickle:
             raise saved.refuse_pickle(path)
         model = saved.load_pickle(path)

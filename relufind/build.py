@@ -6,6 +6,7 @@ one while costing no weight memory and no initialisation time.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import inspect
 from collections.abc import Callable, Iterator, Mapping
@@ -36,12 +37,19 @@ class NeedsArguments(TargetFailure):
     (a plain exception would be re-wrapped as an internal error instead of a skip).
     """
 
-    def __init__(self, missing: list[str]) -> None:
+    def __init__(self, missing: list[str], objects: list[str] | None = None,
+                 annotations: Mapping[str, str] | None = None) -> None:  # fmt: skip
         super().__init__("NeedsArguments", "needs arguments " + ", ".join(missing))
         self.missing = missing
+        #: the missing parameters no literal can supply (``hparams``, ``dims: ModelDimensions``)
+        self.objects = objects or []
+        #: parameter -> its annotation as written, where it has a literal one (``int``)
+        self.annotations = dict(annotations or {})
 
 
-def build(obj: object, name: str, args: Mapping[str, Any], *, strict_args: bool) -> Built:
+def build(
+    obj: object, name: str, args: Mapping[str, Any], *, strict_args: bool, given_by: str = "--arg"
+) -> Built:
     """Make an ``nn.Module`` from a class, a factory or an instance named ``name``."""
     if isinstance(obj, nn.Module):
         return Built(obj, device_of(obj), "given")
@@ -52,12 +60,12 @@ def build(obj: object, name: str, args: Mapping[str, Any], *, strict_args: bool)
         )
     if inspect.isclass(obj) and not issubclass(obj, nn.Module):
         raise TargetFailure("NotAModule", f"'{name}' is a class but not an nn.Module subclass")
-    call_args = _select_args(obj, name, args, strict_args)
+    call_args = _select_args(obj, name, args, strict_args, given_by)
     return _construct(obj, name, call_args)
 
 
 def _select_args(
-    factory: Callable[..., Any], name: str, args: Mapping[str, Any], strict: bool
+    factory: Callable[..., Any], name: str, args: Mapping[str, Any], strict: bool, given_by: str = "--arg"
 ) -> dict[str, Any]:
     if inspect.isclass(factory) and factory.__init__ is nn.Module.__init__:  # type: ignore[misc]
         # no __init__ of its own: nn.Module's (*args, **kwargs) accepts nothing at all
@@ -77,7 +85,7 @@ def _select_args(
         takes = f"it takes: {names}" if names else "it takes no arguments"
         raise TargetFailure(
             "BadArgument",
-            f"{name} has no parameter {', '.join(unknown)} (given with --arg); {takes}",
+            f"{name} has no parameter {', '.join(unknown)} (given with {given_by}); {takes}",
         )
     missing = [
         p.name
@@ -87,8 +95,51 @@ def _select_args(
         and p.name not in accepted
     ]
     if missing:
-        raise NeedsArguments(missing)
+        objects = [name for name in missing if _object_typed(name, params[name].annotation)]
+        annotations = {name: _annotation_text(params[name].annotation) for name in missing}
+        raise NeedsArguments(missing, objects, {k: v for k, v in annotations.items() if v})
     return accepted
+
+
+#: parameter names that by convention hold a configuration object, not a literal value
+_OBJECT_NAMES = frozenset({"hparams", "hps", "hp", "config", "cfg", "conf", "opt", "opts", "args", "params"})
+#: annotations a TOML value or an --arg literal can satisfy
+_LITERAL_TYPES = frozenset(
+    {
+        "int", "float", "bool", "str", "bytes", "list", "tuple", "dict", "set", "None", "NoneType",
+        "Optional", "Union", "List", "Tuple", "Dict", "Set", "Sequence", "Mapping", "Literal",
+        "typing", "collections", "abc",
+    }
+)  # fmt: skip
+
+
+def _object_typed(name: str, annotation: Any) -> bool:
+    """A parameter no literal can satisfy: an object, a class, a configuration namespace.
+
+    Unannotated parameters count as literals unless their name says otherwise (``hparams``).
+    """
+    if annotation is inspect.Parameter.empty:
+        return name.lower() in _OBJECT_NAMES
+    text = _annotation_text(annotation) or "object"
+    try:
+        tree = ast.parse(text, mode="eval")
+    except SyntaxError:
+        return True
+    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    names |= {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+    if "Literal" not in names:  # a quoted name elsewhere is a forward reference to a class
+        names |= {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+    return not names <= _LITERAL_TYPES
+
+
+def _annotation_text(annotation: Any) -> str:
+    if annotation is inspect.Parameter.empty:
+        return ""
+    if isinstance(annotation, str):  # `from __future__ import annotations`
+        return annotation
+    if isinstance(annotation, type):
+        return annotation.__name__
+    return str(annotation).replace("typing.", "")
 
 
 def _is_keyword_param(param: inspect.Parameter | None) -> bool:

@@ -6,7 +6,9 @@ Nothing here imports torch at module level, so ``--help`` and ``--version`` stay
 from __future__ import annotations
 
 import ast
+import contextlib
 import sys
+from collections.abc import Iterator
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -15,7 +17,7 @@ import typer
 from typer.core import TyperCommand
 
 from . import __version__
-from .report import EXIT_ERROR, EXIT_FINDINGS
+from .report import EXIT_ERROR, EXIT_FINDINGS, TargetResult
 
 if TYPE_CHECKING:
     from collections import Counter
@@ -44,7 +46,7 @@ app = typer.Typer(add_completion=False, rich_markup_mode=None, pretty_exceptions
 
 def _usage_error(message: str) -> typer.Exit:
     """Print one line for a command-line mistake; the caller raises the returned Exit(2)."""
-    print(f"relufind: error: {message} (see relufind --help)", file=sys.stderr)
+    print(f"relufind: error: {message} (see relufind --help)", file=sys.stderr, flush=True)
     return typer.Exit(EXIT_ERROR)
 
 
@@ -53,22 +55,25 @@ class _Command(TyperCommand):
 
     def make_context(self, info_name, args, parent=None, **extra):  # type: ignore[no-untyped-def]
         try:  # typer >= 0.26 vendors click; older releases depend on click itself
-            from typer._click.exceptions import NoArgsIsHelpError, UsageError
+            from typer._click import exceptions
         except ImportError:
-            from click.exceptions import NoArgsIsHelpError, UsageError
+            from click import exceptions
+        # NoArgsIsHelpError is click >= 8.2's; with older click, help for no arguments is
+        # printed by click itself and never raised
+        no_args_is_help = getattr(exceptions, "NoArgsIsHelpError", ())
 
         try:
             return super().make_context(info_name, args, parent=parent, **extra)
-        except NoArgsIsHelpError:
+        except no_args_is_help:
             raise
-        except UsageError as exc:
+        except exceptions.UsageError as exc:
             # typer's coercion words some messages "Value error, ..."; the rest says it all
             raise _usage_error(exc.format_message().replace("Value error, ", "")) from None
 
 
 def _version(value: bool) -> None:
     if value:
-        print(f"relufind {__version__}")
+        print(f"relufind {__version__}", flush=True)
         raise typer.Exit()
 
 
@@ -76,7 +81,7 @@ def _list_rules(value: bool) -> None:
     if value:
         from .rules.catalog import list_text
 
-        print(list_text(), end="")
+        print(list_text(), end="", flush=True)
         raise typer.Exit()
 
 
@@ -88,19 +93,33 @@ def _explain(value: str | None) -> None:
     rule = lookup(value)
     if rule is None:
         raise _usage_error(f"--explain: unknown rule '{value}' (relufind --list-rules shows them all)")
-    print(explain_text(rule), end="")
+    print(explain_text(rule), end="", flush=True)
     raise typer.Exit()
 
 
+_CONTAINERS = {"[": "list", "{": "dict or set", "(": "tuple"}
+
+
 def parse_arg(text: str) -> tuple[str, Any]:
-    """``NAME=VALUE`` with VALUE read as a Python literal, else kept as a string."""
+    """``NAME=VALUE`` with VALUE read as a Python literal, else kept as a string.
+
+    A value that opens like a list, dict or tuple but does not parse is a mistake (a missing
+    bracket, an unquoted word), never a string: the constructor would get "[1, 2" silently.
+    """
     name, sep, raw = text.partition("=")
     name = name.strip()
     if not sep or not name.isidentifier():
         raise typer.BadParameter(f"--arg '{text}' is not NAME=VALUE (for example --arg hidden_size=64)")
     try:
         return name, ast.literal_eval(raw)
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
+    except (ValueError, SyntaxError, MemoryError, RecursionError) as exc:
+        kind = _CONTAINERS.get(raw.strip()[:1])
+        if kind is not None:
+            why = exc.msg if isinstance(exc, SyntaxError) else str(exc).strip() or type(exc).__name__
+            raise typer.BadParameter(
+                f"--arg {name}={raw} looks like a {kind} but is not a Python literal ({why}); "
+                f"close every bracket and quote strings, e.g. --arg {name}=\"['a', 'b']\""
+            ) from None
         return name, raw
 
 
@@ -128,13 +147,14 @@ def parse_shape(text: str) -> tuple[int, ...]:
     return shape
 
 
-@app.command(no_args_is_help=True, cls=_Command)
+@app.command(cls=_Command)
 def main_command(
     targets: Annotated[
         list[str] | None,
         typer.Argument(
             metavar="TARGET",
-            help="file.py:Name, package.module:Name, file.py or folder/",
+            help="file.py:Name, package.module:Name, file.py or folder/ "
+            "(none: the models listed in [[tool.relufind.targets]] of pyproject.toml)",
             show_default=False,
         ),
     ] = None,
@@ -233,6 +253,19 @@ def main_command(
         bool,
         typer.Option("--exit-zero", help="Exit 0 even when rules fire (errors still exit 2)."),
     ] = False,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--exclude",
+            metavar="GLOB",
+            help="Never import files or folders matching this pattern (relative to the project root, "
+            "gitignore syntax; adds to [tool.relufind] exclude). Repeatable.",
+        ),
+    ] = None,
+    strict: Annotated[
+        bool,
+        typer.Option("--strict", help="Exit 2 when a target is skipped (needs arguments, no forward())."),
+    ] = False,
     output: Annotated[
         Path | None,
         typer.Option(
@@ -310,8 +343,6 @@ def main_command(
     from .keys import repository_root
     from .render import View
 
-    if not targets:
-        raise _usage_error("name at least one target (a file.py:Name, a file or a folder)")
     try:
         args = dict(parse_arg(a) for a in arg or [])
         inputs = [parse_input(s) for s in input_shape or ()]
@@ -329,6 +360,11 @@ def main_command(
         raise _usage_error(exc.message) from None
     except UsageError as exc:
         raise _usage_error(str(exc)) from None
+    if not targets and not config.targets:
+        raise _usage_error(
+            "name at least one target (a file.py:Name, a file or a folder), "
+            "or list models in [[tool.relufind.targets]] of pyproject.toml"
+        )
     options = Options(
         args=args,
         variants=variants,
@@ -340,25 +376,192 @@ def main_command(
         input_shapes=tuple(shape for shape, _ in inputs),
         input_dtypes=tuple(dtype for _, dtype in inputs),
         rules=rules,
+        strict=strict or config.strict,
     )
-    try:
-        report = scan_targets(targets, options)
-    except Exception as exc:  # a bug in relufind itself: one line unless --debug
-        if debug:
-            raise
-        print(f"relufind: internal error: {type(exc).__name__}: {exc} (rerun with --debug)", file=sys.stderr)
-        raise typer.Exit(EXIT_ERROR) from None
+    from .render import streamer
+
     # paths in reports and baselines are relative to the repository (GitHub resolves them
     # against the checkout), else to the project (the configuration's folder), else the cwd
     root = repository_root(config.root or Path.cwd()) or config.root
+    view = View(quiet=quiet, statistics=statistics, root=root, rules=rules)
+    # the tree prints each target as it finishes, unless it goes to --output or a baseline
+    # must filter the whole report first; the other formats are one document at the end
+    streaming = output is None and recorded is None and write_baseline is None
+    stream = streamer(format.value, sys.stdout, view) if streaming else None
+    progress = _progress()
+    errors_to_stderr = _errors_on_stderr(format.value == "tree" and output is None)
+
+    def on_result(result: TargetResult) -> None:
+        if stream is not None:
+            with progress.paused():
+                stream.result(result)
+        if errors_to_stderr and result.status == "error" and result.error is not None:
+            with progress.paused():
+                _stderr(f"relufind: error: {result.target}: {result.error.message}")
+
+    def diagnostics(line: str) -> None:  # --debug output: above the progress line, not through it
+        with progress.paused():
+            print(line, file=sys.stderr, flush=True)
+
+    try:
+        report = scan_targets(
+            targets or [],
+            options,
+            diagnostics,
+            config=config,
+            exclude=tuple(exclude or ()),
+            on_result=on_result,
+            on_progress=progress.update,
+        )
+    except Exception as exc:  # a bug in relufind itself: one line unless --debug
+        progress.close()
+        if debug:
+            raise
+        _stderr(f"relufind: internal error: {type(exc).__name__}: {exc} (rerun with --debug)")
+        raise typer.Exit(EXIT_ERROR) from None
+    progress.close()
     try:
         report = _with_baseline(report, root, recorded, baseline_file, write_baseline)
-        view = View(quiet=quiet, statistics=statistics, root=root, rules=rules)
-        _render(report, format.value, view, output)
+        if stream is not None:
+            stream.end(report)
+        else:
+            _render(report, format.value, view, output)
     except UsageError as exc:
         raise _usage_error(str(exc)) from None
+    sys.stdout.flush()  # before the stderr verdict below, and for test runners' buffered streams
     code = report.exit_code
+    if not report.targets and targets and all(Path(t).is_file() for t in targets):
+        # files named one by one (a pre-commit hook's changed files) of which none defines a
+        # model: nothing to check is a pass, as for a linter given no file it lints
+        _stderr("relufind: note: no nn.Module subclass in the files named; nothing to analyse")
+        raise typer.Exit(0)
+    line = _run_verdict(report, targets or [], strict_flag=strict)
+    if line:
+        _stderr(f"relufind: error: {line}")
     raise typer.Exit(0 if exit_zero and code == EXIT_FINDINGS else code)
+
+
+def _stderr(line: str) -> None:
+    # flushed at once: it must land between the streamed reports, and test runners' buffers
+    print(line, file=sys.stderr, flush=True)
+
+
+def _errors_on_stderr(tree: bool) -> bool:
+    """Whether each target error also gets its line on stderr, so every error shows once.
+
+    The tree on stdout shows each error in place. When that tree lands on the terminal (or
+    in the same file or pipe as stderr, ``2>&1``), a stderr line would repeat it; when stdout
+    goes elsewhere (a file, a pipe of its own) or holds JSON, stderr is where a person reads it.
+    """
+    if not tree:
+        return True
+    return not (_isatty(sys.stdout) or _same_file(sys.stdout, sys.stderr))
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def _same_file(a: Any, b: Any) -> bool:
+    import os
+
+    try:
+        first, second = os.fstat(a.fileno()), os.fstat(b.fileno())
+    except (AttributeError, ValueError, OSError):  # not real files (pytest, CliRunner)
+        return False
+    return (first.st_dev, first.st_ino) == (second.st_dev, second.st_ino)
+
+
+def _run_verdict(report: Report, targets: list[str], *, strict_flag: bool) -> str | None:
+    """One line for a run that must not read as a clean pass: nothing analysed, or a strict skip."""
+    skipped = sum(t.status == "skipped" for t in report.targets)
+    failed = sum(t.status == "error" for t in report.targets)
+    if not report.targets:
+        where = ", ".join(targets) or "[[tool.relufind.targets]]"
+        return (
+            f"nothing to analyse: no nn.Module subclass found in {where} (files are read with ast; "
+            "only those that define one are imported); name a class as file.py:Name or list it in "
+            "[[tool.relufind.targets]]"
+        )
+    if not report.analysed and not failed:  # with errors, their own lines already explain exit 2
+        return (
+            f"nothing was analysed: {skipped} target{'s' if skipped != 1 else ''} skipped; "
+            "add [[tool.relufind.targets]] entries for them (see above)"
+        )
+    if report.strict and skipped:
+        source = "--strict" if strict_flag else "strict = true in [tool.relufind]"
+        return (
+            f"{skipped} target{'s' if skipped != 1 else ''} skipped, an error under {source}; "
+            "add [[tool.relufind.targets]] entries for them (see above)"
+        )
+    return None
+
+
+class _Progress:
+    """A transient progress line on stderr while a scan runs, only when stderr is a terminal."""
+
+    def __init__(self) -> None:
+        self.bar: Any = None
+        self.task: Any = None
+        self.running = False
+
+    def update(self, done: int, total: int, target: str) -> None:
+        if self.bar is None:
+            self._create()
+        if self.task is None:
+            self.task = self.bar.add_task("", total=total)
+        self.bar.update(self.task, completed=done, total=total, description=f"analysing {target}")
+        self._start()
+
+    def _create(self) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+
+        # the real stderr, held: model code runs with sys.stderr redirected to a capture buffer
+        console = Console(file=sys.stderr, stderr=True)
+        self.bar = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=console,
+            transient=True,
+            redirect_stdout=False,
+            redirect_stderr=False,
+        )
+
+    def _start(self) -> None:
+        if not self.running:
+            self.bar.start()
+            self.running = True
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """Erase the line while a report or an error line is written, then show it again."""
+        was_running = self.running
+        self.close()
+        try:
+            yield
+        finally:
+            if was_running:
+                self._start()
+
+    def close(self) -> None:
+        if self.running:
+            self.bar.stop()
+            self.running = False
+
+
+class _NoProgress(_Progress):
+    def update(self, done: int, total: int, target: str) -> None:
+        pass
+
+
+def _progress() -> _Progress:
+    return _Progress() if _isatty(sys.stderr) else _NoProgress()
 
 
 def _with_baseline(
@@ -375,12 +578,12 @@ def _with_baseline(
         recorded = baseline.collect(report, root)
         baseline.write(write_to, recorded)
         count, keys = sum(recorded.values()), len(recorded)
-        print(f"relufind: recorded {count} findings under {keys} keys in {write_to}", file=sys.stderr)
+        _stderr(f"relufind: recorded {count} findings under {keys} keys in {write_to}")
     if recorded is None:
         return report
     report = baseline.apply(report, recorded, root, str(write_to or read_from))
     for entry in report.baseline.stale if report.baseline else ():
-        print(baseline.stale_line(entry, str(write_to or read_from)), file=sys.stderr)
+        _stderr(baseline.stale_line(entry, str(write_to or read_from)))
     return report
 
 

@@ -189,3 +189,18 @@ def enabled_rules(config: Config, flags: Selection) -> frozenset[str]:
         where = f"{config.path}: " if config.path else ""
         enabled = apply_layer(enabled, config.select, config.extend_select, config.ignore, origin=where)
     return apply_layer(enabled, flags.select, flags.extend_select, flags.ignore, origin="--")
+
+
+def project_root(start: Path | None = None) -> Path:
+    """The folder of the closest ``pyproject.toml`` (up to the repository root), else ``start``.
+
+    It goes on the import path, so `from models.layers import X` works as under pytest, and
+    ``--exclude`` patterns are relative to it.
+    """
+    folder = (start or Path.cwd()).resolve()
+    for candidate in (folder, *folder.parents):
+        if (candidate / "pyproject.toml").is_file():
+            return candidate
+        if (candidate / ".git").exists() or (candidate / ".hg").exists():
+            break
+    return folder

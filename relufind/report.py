@@ -169,6 +169,11 @@ class TargetResult:
     needs_args: tuple[str, ...] = ()
     #: (path, class name) of the modules on the way to every site and anchor, in model order
     modules: tuple[tuple[str, str], ...] = ()
+    #: for a skipped target: the pyproject.toml text that would analyse it (a TOML snippet)
+    config_hint: str | None = None
+    #: why the target is in the run ("named on the command line", "found in models/: ...",
+    #: "pyproject.toml [[tool.relufind.targets]] entry 2")
+    origin: str | None = None
     #: shape guards tracing took the one way forward of
     assumptions: tuple[Assumption, ...] = ()
     #: warnings about this target's analysis for the user (an --anchor that matches no
@@ -216,14 +221,24 @@ class Report:
     baseline: BaselineUse | None = None
     #: suppression comments in the analysed models' files that suppressed nothing in this run
     unused_suppressions: tuple[Suppression, ...] = ()
+    #: a skipped target fails the run (--strict / strict = true)
+    strict: bool = False
 
     def finding_counts(self) -> Counter[str]:
         """Findings per rule code, over every target."""
         return Counter(f.code for t in self.targets for f in t.findings)
 
     @property
+    def analysed(self) -> int:
+        """How many targets were analysed (status ok or partial)."""
+        return sum(t.status in ("ok", "partial") for t in self.targets)
+
+    @property
     def exit_code(self) -> int:
-        if any(t.status == "error" for t in self.targets):
+        """2 (an error, nothing analysed, a skip under strict) wins over 1 (findings)."""
+        if any(t.status == "error" for t in self.targets) or not self.analysed:
+            return EXIT_ERROR
+        if self.strict and any(t.status == "skipped" for t in self.targets):
             return EXIT_ERROR
         if any(t.findings for t in self.targets):
             return EXIT_FINDINGS

@@ -66,6 +66,48 @@ def refuse_pickle(path: Path) -> TargetFailure:
     )
 
 
+def weights_only(path: Path) -> object | None:
+    """What ``path`` holds when it is weights and plain data (a state_dict, a checkpoint
+    dict), loaded with torch's weights-only unpickler, which runs no code; else None."""
+    import torch
+
+    try:
+        return torch.load(str(path), map_location="meta", weights_only=True)
+    except Exception:  # a pickled model (or anything else the safe unpickler refuses)
+        return None
+
+
+def not_a_model(path: Path, data: object) -> TargetFailure:
+    """A file of weights without an architecture: say what it holds and what to name instead."""
+    what = _describe_weights(data)
+    return TargetFailure(
+        "StateDict",
+        f"'{path}' holds {what}, not a model: weights without the code that defines the network. "
+        "Name the nn.Module class they belong to instead (relufind models/net.py:Net, or a "
+        '[[tool.relufind.targets]] entry in pyproject.toml: target = "models/net.py:Net", args = { ... })',
+    )
+
+
+def _describe_weights(data: object) -> str:
+    import torch
+
+    if isinstance(data, dict):
+        tensors = [k for k, v in data.items() if isinstance(v, torch.Tensor)]
+        if tensors and len(tensors) == len(data):
+            return f"a state_dict ({len(tensors)} tensors, e.g. '{tensors[0]}')"
+        nested = [k for k, v in data.items() if isinstance(v, dict) and v and all(
+            isinstance(t, torch.Tensor) for t in v.values())]  # fmt: skip
+        keys = ", ".join(repr(k) for k in list(data)[:4])
+        if nested:
+            return f"a checkpoint dict (keys {keys}; the state_dict is under {nested[0]!r})"
+        return f"a dict (keys {keys})"
+    return f"{_article(type(data).__name__)} of weights or data"
+
+
+def _article(noun: str) -> str:
+    return ("an " if noun[:1].lower() in "aeiou" else "a ") + noun
+
+
 def load_torchscript(path: Path):  # type: ignore[no-untyped-def]
     import torch
 

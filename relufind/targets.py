@@ -1,8 +1,10 @@
 """Parse target strings and import the objects they name.
 
 A target is ``file.py:Name``, ``package.module:Name``, ``file.py`` (every ``nn.Module``
-subclass defined in it) or a directory (every such class in the ``.py`` files below it).
-Importing a file runs its code, exactly as ``import`` would; it is never run as ``__main__``.
+subclass defined in it) or a directory (every such class in the ``.py`` files below it);
+which files and classes a file or folder covers is decided without importing, in
+``discover`` and ``plan``. Importing a file runs its code, exactly as ``import`` would; it is
+never run as ``__main__``.
 """
 
 from __future__ import annotations
@@ -29,10 +31,6 @@ def _is_identifier(text: str) -> bool:
 
 def _is_dotted(text: str) -> bool:
     return all(_is_identifier(part) for part in text.split("."))
-
-#: folders never searched for models when a directory is given
-_SKIP_DIRS = {"tests", "test", "node_modules", "site-packages", "__pycache__", "venv", "env"}
-
 
 @dataclass(frozen=True)
 class TargetSpec:
@@ -71,37 +69,6 @@ def parse_target(text: str) -> TargetSpec:
 
 def _looks_like_drive(location: str) -> bool:
     return len(location) == 1 and location.isalpha()
-
-
-def expand_paths(spec: TargetSpec) -> list[Path]:
-    """The .py files a file-or-folder target covers (tests, hidden and virtualenv folders excluded)."""
-    assert spec.file is not None
-    if spec.file.is_dir():
-        return sorted(_walk_py_files(spec.file))
-    return [spec.file]
-
-
-def _walk_py_files(root: Path) -> list[Path]:
-    found: list[Path] = []
-    for folder, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(
-            d
-            for d in dirnames
-            if not d.startswith(".")
-            and d not in _SKIP_DIRS
-            and not (Path(folder) / d / "pyvenv.cfg").exists()
-        )
-        for filename in sorted(filenames):
-            if _is_model_file(filename):
-                found.append(Path(folder) / filename)
-    return found
-
-
-def _is_model_file(filename: str) -> bool:
-    if not filename.endswith(".py") or filename.startswith("."):
-        return False
-    stem = filename[:-3]
-    return not (stem.startswith("test_") or stem.endswith("_test") or stem in {"conftest", "setup"})
 
 
 def import_file(path: Path) -> ModuleType:
@@ -276,17 +243,6 @@ def describe_candidates(module: ModuleType) -> str:
         (instances, "nn.Module instances"),
     ]
     return "; ".join(f"{', '.join(names)} ({label})" for names, label in groups if names)
-
-
-def module_classes(module: ModuleType) -> list[str]:
-    """Names of the nn.Module subclasses *defined in* ``module`` (not imported into it)."""
-    import torch.nn as nn
-
-    return [
-        attr
-        for attr, value in vars(module).items()
-        if inspect.isclass(value) and issubclass(value, nn.Module) and _defined_in(value, module)
-    ]
 
 
 def _defined_in(obj: object, module: ModuleType) -> bool:

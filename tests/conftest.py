@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from relufind.analyze import Options, scan_targets
 from relufind.report import Report, Site, TargetResult
@@ -84,3 +85,12 @@ def marker_line(path: Path | str, marker: str) -> int:
     hits = [n for n, text in enumerate(lines, 1) if text.rstrip().endswith(f"# site: {marker}")]
     assert len(hits) == 1, f"marker {marker!r} found {len(hits)} times in {path}"
     return hits[0]
+
+
+def cli_runner() -> CliRunner:
+    """A CliRunner with stdout and stderr apart on every click: 8.2+ always keeps them apart,
+    older releases (those the lowest admitted typer runs on) only with ``mix_stderr=False``."""
+    try:
+        return CliRunner(mix_stderr=False)  # type: ignore[call-arg]
+    except TypeError:
+        return CliRunner()

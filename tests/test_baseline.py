@@ -11,8 +11,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from conftest import cli_runner
 from emitter_fixture import RULES, finding, moved, ok, report
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
 from relufind import baseline
 from relufind.cli import app
@@ -158,8 +159,8 @@ def test_baseline_keys_are_the_sarif_keys(root: Path) -> None:
 
 def run(monkeypatch: pytest.MonkeyPatch, fixture: Report, *args: str) -> Result:
     """The CLI with the analysis replaced by ``fixture``."""
-    monkeypatch.setattr("relufind.analyze.scan_targets", lambda targets, options: fixture)
-    return CliRunner().invoke(app, ["models/", "--isolated", *args], prog_name="relufind")
+    monkeypatch.setattr("relufind.analyze.scan_targets", lambda targets, options, *args, **kwargs: fixture)
+    return cli_runner().invoke(app, ["models/", "--isolated", *args], prog_name="relufind")
 
 
 def test_cli_write_then_apply_a_baseline(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -194,7 +195,7 @@ def test_cli_malformed_baseline_exits_2_before_the_analysis(root: Path, monkeypa
         raise AssertionError("analysed despite a malformed baseline")
 
     monkeypatch.setattr("relufind.analyze.scan_targets", never)
-    result = CliRunner().invoke(app, ["models/", "--isolated", "--baseline", "baseline.json"], prog_name="relufind")
+    result = cli_runner().invoke(app, ["models/", "--isolated", "--baseline", "baseline.json"], prog_name="relufind")
     assert result.exit_code == EXIT_ERROR
     assert len(result.stderr.splitlines()) == 1
     assert result.stderr.startswith("relufind: error: --baseline: baseline.json is not a relufind baseline (not JSON")
@@ -238,6 +239,6 @@ def test_cli_paths_are_relative_to_the_repository_root(root: Path, monkeypatch: 
     (project / "pyproject.toml").write_text("[tool.relufind]\n", encoding="utf-8")
     monkeypatch.chdir(project)
     sub = Report("0.1.0", (ok("models/net.py:Net", "Net", finding("RF003", "act", f"{project}/models/net.py", 5)),))
-    monkeypatch.setattr("relufind.analyze.scan_targets", lambda targets, options: sub)
-    result = CliRunner().invoke(app, ["models/", "-f", "github"], prog_name="relufind")
+    monkeypatch.setattr("relufind.analyze.scan_targets", lambda targets, options, *args, **kwargs: sub)
+    result = cli_runner().invoke(app, ["models/", "-f", "github"], prog_name="relufind")
     assert result.stdout.startswith("::error file=ml/models/net.py,line=5,")

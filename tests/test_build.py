@@ -258,17 +258,25 @@ def test_missing_arguments_give_a_skip_with_the_exact_options(write_model) -> No
     assert site_keys(result) == [("1", "module", "relu")]
 
 
-def test_a_skip_is_not_an_error_exit(write_model) -> None:  # type: ignore[no-untyped-def]
+def test_a_skip_is_not_an_error_exit_unless_nothing_was_analysed_or_strict(write_model) -> None:  # type: ignore[no-untyped-def]
     path = write_model(
         """
         class Needs(nn.Module):
             def __init__(self, a):
                 super().__init__()
+
+        class Fine(nn.Module):
+            def forward(self, x):
+                return x.relu()
         """
     )
     report = analyse_all([f"{path}:Needs"])
     assert report.targets[0].status == "skipped"
+    assert report.exit_code == 2  # a run that analysed nothing is not a clean pass
+    report = analyse_all([f"{path}:Needs", f"{path}:Fine"])
+    assert [t.status for t in report.targets] == ["skipped", "ok"]
     assert report.exit_code == 0
+    assert analyse_all([f"{path}:Needs", f"{path}:Fine"], strict=True).exit_code == 2
 
 
 def test_unknown_argument_for_an_explicit_target_is_an_error(write_model) -> None:  # type: ignore[no-untyped-def]

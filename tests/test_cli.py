@@ -10,8 +10,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import HEADER, ROOT
-from typer.testing import CliRunner, Result
+from conftest import HEADER, ROOT, cli_runner
+from typer.testing import Result
 
 from relufind import __version__
 from relufind.cli import app
@@ -57,7 +57,7 @@ NOT_A_MODULE = 42
 
 
 def invoke(*args: str) -> Result:
-    return CliRunner().invoke(app, list(args), prog_name="relufind")
+    return cli_runner().invoke(app, list(args), prog_name="relufind")
 
 
 def stderr_lines(result: Result) -> list[str]:
@@ -112,11 +112,20 @@ def test_short_format_option(models: Path) -> None:
     assert json.loads(result.stdout)["targets"][0]["status"] == "ok"
 
 
-def test_skipped_target_exits_zero_with_the_options_to_pass(models: Path) -> None:
+def test_skipped_target_names_the_entry_and_options_and_nothing_analysed_exits_2(models: Path) -> None:
     result = invoke("good.py:Needs")
-    assert result.exit_code == 0
-    assert result.stderr == ""
-    assert "skipped: needs arguments width, depth: pass --arg width=VALUE --arg depth=VALUE" in result.stdout
+    assert result.exit_code == 2
+    assert stderr_lines(result) == [
+        "relufind: error: nothing was analysed: 1 target skipped; "
+        "add [[tool.relufind.targets]] entries for them (see above)"
+    ]
+    assert result.stdout.splitlines() == [
+        "Needs  good.py:Needs  skipped: needs arguments width, depth: add this [[tool.relufind.targets]] "
+        "entry to pyproject.toml, or pass --arg width=VALUE --arg depth=VALUE",
+        "    [[tool.relufind.targets]]",
+        '    target = "good.py:Needs"',
+        "    args = { width = <value>, depth = <value> }",
+    ]
     result = invoke("good.py:Needs", "--arg", "width=4", "--arg", "depth=2")
     assert result.exit_code == 0
     assert "built on meta" in result.stdout
@@ -128,10 +137,11 @@ def test_file_target_mixes_ok_skipped_and_error(models: Path) -> None:
     statuses = {t["model"]: t["status"] for t in document["targets"]}
     assert statuses == {"Net": "ok", "Needs": "skipped", "Broken": "error", "AbstractBase": "skipped"}
     (abstract,) = [t for t in document["targets"] if t["model"] == "AbstractBase"]
-    assert abstract["skip_reason"].startswith("defines no forward()")
+    assert abstract["skip_reason"] == "has no forward() (a container or helper)"
     assert result.exit_code == 2
     assert stderr_lines(result) == [
-        "relufind: error: good.py:Broken: Broken(...) raised ValueError: depth must be even"
+        "relufind: error: good.py:Broken: Broken(...) raised ValueError: depth must be even; give it "
+        'working arguments in a [[tool.relufind.targets]] entry (target = "good.py:Broken", args = { ... })'
     ]
 
 
@@ -149,7 +159,10 @@ ERROR_CASES = {
     "raises at import": ("raises.py:Net", "raised RuntimeError: CUDA is required"),
     "not a module": ("good.py:NOT_A_MODULE", "'NOT_A_MODULE' is an int, not an nn.Module"),
     "constructor raises": ("good.py:Broken", "Broken(...) raised ValueError: depth must be even"),
-    "no forward": ("good.py:AbstractBase", "AbstractBase defines no forward(); name a subclass that does"),
+    "no forward": (
+        "good.py:AbstractBase",
+        "AbstractBase has no forward() (a container or helper); name the model that uses it",
+    ),
     "malformed target": ("good.py:9lives", "'9lives' is not a Python name"),
     "malformed module target": ("some.module", "for a module write package.module:Name"),
     "unknown module": ("no_such_pkg_qq.models:Net", "no module named 'no_such_pkg_qq'"),
@@ -253,10 +266,13 @@ def test_usage_error_is_one_line_and_exit_2(models: Path, args: list[str], messa
         assert "Usage:" not in result.stderr
 
 
-def test_no_arguments_shows_usage(models: Path) -> None:
+def test_no_arguments_and_no_configured_targets_is_a_usage_error(models: Path) -> None:
     result = invoke()
     assert result.exit_code == 2
-    assert "Usage: relufind" in result.output
+    assert stderr_lines(result) == [
+        "relufind: error: name at least one target (a file.py:Name, a file or a folder), or list models "
+        "in [[tool.relufind.targets]] of pyproject.toml (see relufind --help)"
+    ]
 
 
 # -- model output never reaches the report stream --------------------------------------------------

@@ -19,6 +19,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+from conftest import cli_runner
 from emitter_fixture import CLOBBER, ODD_MESSAGE, RULES, finding, moved, ok, report
 
 from relufind.keys import project_path
@@ -352,7 +353,6 @@ def test_paths_are_relative_to_the_root_not_the_working_directory(
 @pytest.mark.parametrize("fmt", ["sarif", "github"])
 def test_cli_on_real_targets(fmt: str, monkeypatch: pytest.MonkeyPatch) -> None:
     from conftest import ROOT
-    from typer.testing import CliRunner
 
     from relufind.cli import app
 
@@ -360,7 +360,7 @@ def test_cli_on_real_targets(fmt: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
     models = "tests/fixtures/golden_models.py"
     targets = [f"{models}:NeedsArgs", f"{models}:Broken", f"{models}:ConvStack"]
-    result = CliRunner().invoke(app, [*targets, "--format", fmt], prog_name="relufind")
+    result = cli_runner().invoke(app, [*targets, "--format", fmt], prog_name="relufind")
     assert result.exit_code == 2  # Broken fails to build
     if fmt == "sarif":
         document = json.loads(result.stdout)

@@ -11,8 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import HEADER, ROOT, marker_line
-from typer.testing import CliRunner
+from conftest import HEADER, ROOT, cli_runner, marker_line
 
 from relufind.cli import app
 
@@ -47,7 +46,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def invoke(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(app, list(args))
+    result = cli_runner().invoke(app, list(args))
     return result.exit_code, result.stdout, result.stderr
 
 

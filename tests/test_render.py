@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT
-from typer.testing import CliRunner
+from conftest import ROOT, cli_runner
 
 from relufind import __version__
 from relufind.cli import app
@@ -50,7 +49,7 @@ def run_cli(args: list[str], monkeypatch: pytest.MonkeyPatch) -> tuple[int, str,
     """Run the CLI in-process from the repository root (stable relative source paths)."""
     monkeypatch.chdir(ROOT)
     monkeypatch.delenv("NO_COLOR", raising=False)
-    result = CliRunner().invoke(app, args, prog_name="relufind")
+    result = cli_runner().invoke(app, args, prog_name="relufind")
     return result.exit_code, result.stdout, result.stderr
 
 
@@ -133,6 +132,8 @@ EXTRA_TARGET_KEYS: dict[str, object] = {
     "traced_with": Nullable(Enum("fx", "torch.export", "torchscript", "exported")),
     "skip_reason": Nullable(str),
     "needs_args": [str],
+    "config_hint": Nullable(str),
+    "origin": Nullable(str),
     "hidden_variants": dict,
     "unseen": [{"module_path": str, "op": str, "variant": str, "source": SOURCE}],
     "assumptions": [{"module_path": str, "source": SOURCE, "statement": str}],
@@ -197,7 +198,7 @@ def check_consistency(target: dict[str, Any], where: str) -> None:
         assert target["device"] is None and target["sites"] == [] and target["anchors"] == [], where
     if status == "skipped":
         assert target["error"] is None and target["sites"] == [], where
-        assert target["needs_args"], where
+        assert target["skip_reason"], where
     anchor_paths = {a["path"] for a in target["anchors"]}
     for site in target["sites"]:
         assert (site["kind"] == "embedded") == (site["inside"] is not None), site

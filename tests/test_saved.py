@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import ROOT, after_anchors, analyse, before_anchors
+from conftest import ROOT, after_anchors, analyse, before_anchors, cli_runner
 from saved_models import SavedNet
-from typer.testing import CliRunner
 
 from relufind.cli import app
 
@@ -90,7 +89,7 @@ def test_pickle_with_opt_in_is_analysed(saved: dict[str, Path]) -> None:
 
 
 def test_cli_pickle_refusal_exit_code(saved: dict[str, Path]) -> None:
-    run = CliRunner().invoke(app, [str(saved["pickle"])])
+    run = cli_runner().invoke(app, [str(saved["pickle"])])
     assert run.exit_code == 2
     assert "--allow-pickle" in run.stderr and "Traceback" not in run.stderr
 

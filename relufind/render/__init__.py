@@ -11,10 +11,10 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Protocol, TextIO
 
 if TYPE_CHECKING:
-    from ..report import Report
+    from ..report import Report, TargetResult
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,24 @@ def renderer(name: str) -> Emit:
     module = importlib.import_module(f"{__name__}.{RENDERERS[name]}")
     emit: Emit = module.emit
     return emit
+
+
+class Streamer(Protocol):
+    """A renderer that writes each target as soon as it is done (the tree does; documents don't)."""
+
+    def result(self, result: TargetResult) -> None: ...
+
+    def end(self, report: Report) -> None: ...
+
+
+def streamer(name: str, out: TextIO, view: View) -> Streamer | None:
+    """The format's streaming writer, or None when it writes one document at the end."""
+    module = importlib.import_module(f"{__name__}.{RENDERERS[name]}")
+    stream = getattr(module, "Stream", None)
+    if stream is None:
+        return None
+    streaming: Streamer = stream(out, color=view.color, quiet=view.quiet, statistics=view.statistics)
+    return streaming
 
 
 def display_path(path: str) -> str:

@@ -51,6 +51,8 @@ def _target(result: TargetResult) -> dict[str, Any]:
         else {"type": result.error.type, "message": result.error.message},
         "skip_reason": result.skip_reason,
         "needs_args": list(result.needs_args),
+        "config_hint": result.config_hint,
+        "origin": result.origin,
         "sites": [_site(s) for s in result.sites],
         "anchors": [{"path": a.path, "type": a.type} for a in result.anchors],
         "untraced": [

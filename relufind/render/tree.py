@@ -42,45 +42,96 @@ def render(
     ``quiet`` leaves out targets with nothing to act on (no finding, no error); the totals
     line of a multi-target run still counts every target.
     """
-    out = file or sys.stdout
-    tty = _isatty(out)
-    terminal = color if color is not None else (tty and not os.environ.get("NO_COLOR"))
-    encoding = (getattr(out, "encoding", None) or "utf-8").lower()
-    unicode = encoding.replace("-", "").startswith("utf")
-    buffer = _Buffer(encoding if not unicode else "utf-8")  # rich draws ASCII guides for non-UTF
-    console = Console(
-        file=buffer,
-        force_terminal=terminal,
-        no_color=not terminal,
-        color_system="auto" if terminal else None,
-        width=_terminal_width() if (tty or terminal) else _PLAIN_WIDTH,
-        highlight=False,
-        emoji=False,
+    stream = Stream(
+        file or sys.stdout, color=color, write=file is not None, quiet=quiet, statistics=statistics
     )
-    shown = [t for t in report.targets if not quiet or t.findings or t.status == "error"]
-    for index, result in enumerate(shown):
-        if index:
-            console.print()
-        _render_target(console, result)
-    if len(report.targets) > 1:
-        if shown:
-            console.print()
-        console.print(totals_line(report))
-    if statistics:
-        console.print()
-        for line in statistics_lines(report):
-            console.print(Text(line))
-    text = buffer.getvalue()
-    if not unicode:  # a cp1252 or ASCII stream: no bullets, and never a UnicodeEncodeError
-        text = text.replace(_BULLET, "*").replace(_SEP, "-").replace(_CROSS, "x")
-        text = text.encode(encoding, errors="replace").decode(encoding, errors="replace")
-    if file is not None:
-        file.write(text)
-    return text
+    for result in report.targets:
+        stream.result(result)
+    stream.end(report)
+    return stream.text
 
 
 def emit(report: Report, out: TextIO, view: View) -> None:
     render(report, out, color=view.color, quiet=view.quiet, statistics=view.statistics)
+
+
+class Stream:
+    """Tree output one target at a time, as each finishes; ``end`` adds the totals.
+
+    Streaming a report gives exactly the text ``render`` gives for it at once.
+    """
+
+    def __init__(
+        self,
+        out: TextIO,
+        *,
+        color: bool | None = None,
+        write: bool = True,
+        quiet: bool = False,
+        statistics: bool = False,
+    ) -> None:
+        self.out = out
+        self.write = write
+        self.quiet = quiet
+        self.statistics = statistics
+        tty = _isatty(out)
+        self.terminal = color if color is not None else (tty and not os.environ.get("NO_COLOR"))
+        self.encoding = (getattr(out, "encoding", None) or "utf-8").lower()
+        self.unicode = self.encoding.replace("-", "").startswith("utf")
+        self.width = _terminal_width() if (tty or self.terminal) else _PLAIN_WIDTH
+        self.count = 0
+        self.text = ""
+        self.streamed: set[int] = set()
+
+    def result(self, result: TargetResult) -> None:
+        self.streamed.add(id(result))
+        if self.quiet and not (result.findings or result.status == "error"):
+            return
+        console, buffer = self._console()
+        if self.count:
+            console.print()
+        _render_target(console, result)
+        self.count += 1
+        self._flush(buffer)
+
+    def end(self, report: Report) -> None:
+        for result in report.targets:  # any not streamed (a report made elsewhere): now, in order
+            if id(result) not in self.streamed:
+                self.result(result)
+        console, buffer = self._console()
+        if len(report.targets) > 1:
+            if self.count:
+                console.print()
+            console.print(totals_line(report))
+        if self.statistics:
+            console.print()
+            for line in statistics_lines(report):
+                console.print(Text(line))
+        self._flush(buffer)
+
+    def _console(self) -> tuple[Console, _Buffer]:
+        # a non-UTF encoding makes rich draw ASCII guides
+        buffer = _Buffer(self.encoding if not self.unicode else "utf-8")
+        console = Console(
+            file=buffer,
+            force_terminal=self.terminal,
+            no_color=not self.terminal,
+            color_system="auto" if self.terminal else None,
+            width=self.width,
+            highlight=False,
+            emoji=False,
+        )
+        return console, buffer
+
+    def _flush(self, buffer: _Buffer) -> None:
+        text = buffer.getvalue()
+        if not self.unicode:  # a cp1252 or ASCII stream: no bullets, and never a UnicodeEncodeError
+            text = text.replace(_BULLET, "*").replace(_SEP, "-").replace(_CROSS, "x")
+            text = text.encode(self.encoding, errors="replace").decode(self.encoding, errors="replace")
+        self.text += text
+        if self.write:
+            self.out.write(text)
+            self.out.flush()
 
 
 class _Buffer(io.StringIO):
@@ -119,6 +170,8 @@ def _render_target(console: Console, result: TargetResult) -> None:
     if result.status == "skipped":
         title.append(f"  skipped: {result.skip_reason}", "yellow")
         console.print(title)
+        for line in (result.config_hint or "").splitlines():
+            console.print(Text(f"    {line}", "dim"))
         return
     title.append("  " + _built(result), "dim")
     if result.traced_with == "torch.export":
