@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import inspect
 import io
 import os
 import signal
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__, saved
 from .errors import TargetFailure
+from .execute import ClassKey, Outcome, ResultCache, class_key
 from .report import Report, Site, SourceLoc, TargetError, TargetResult
 
 if TYPE_CHECKING:
@@ -54,6 +56,24 @@ class Options:
     input_dtypes: tuple[str | None, ...] = ()
     #: a skipped target fails the run (``--strict`` / ``strict = true``)
     strict: bool = False
+    #: worker processes for many targets (1: this process; see ``relufind.workers``)
+    jobs: int = 1
+    #: where results are cached by content hash; None: no cache (the CLI's default is
+    #: ``.relufind_cache`` in the project root)
+    cache_dir: str | None = None
+
+    def cache_material(self) -> dict[str, Any]:
+        """The options that change a target's result (not how the run goes): the cache key."""
+        return {
+            "args": sorted((k, repr(v)) for k, v in self.args.items()),
+            "variants": self.variants,
+            "eval": self.eval,
+            "anchors": list(self.anchors),
+            "allow_pickle": self.allow_pickle,
+            "input_shapes": [list(s) for s in self.input_shapes],
+            "input_dtypes": list(self.input_dtypes),
+            "rules": None if self.rules is None else sorted(self.rules),
+        }
 
 
 #: where diagnostics go (the CLI swaps in its own writer); never stdout
@@ -132,29 +152,45 @@ def scan_targets(
         project_root=root,
     )
     items = make_plan(targets, settings)  # nothing imported yet
-    import_torch_quietly()
-    _on_import_path(root)
+    store = ResultCache.open(options, root)
+    hits = {i: hit for i, item in enumerate(items) if isinstance(item, Planned) and (hit := store.get(item))}
+    pending = [item for i, item in enumerate(items) if isinstance(item, Planned) and i not in hits]
+    if pending:  # a run answered wholly from the cache never imports torch
+        import_torch_quietly()
+        _on_import_path(root)
+    parallel = _in_workers(pending, options, root)
     total = sum(isinstance(item, Planned) for item in items)
     results: list[TargetResult] = []
     findings = _FirstFindings()
     unimportable: set[Path] = set()
-    built: set[type] = set()  # classes of the models built so far (a factory's model included)
+    built: set[ClassKey] = set()  # classes of the models built so far (a factory's model included)
     done = 0
     suppressions, token = suppress.begin()
     try:
-        for item in items:
+        for index, item in enumerate(items):
             if isinstance(item, Planned):
-                if item.discovered and item.file is not None and item.file.resolve() in unimportable:
-                    done += 1  # its file failed to import: one error said so already
-                    continue
-                if on_progress is not None:
+                # a file that failed to import said so once; a class a configured factory built
+                # was analysed as that factory's model
+                failed_file = item.file is not None and item.file.resolve() in unimportable
+                skip = item.discovered and (failed_file or class_key(item) in built)
+                if on_progress is not None and not skip:
                     on_progress(done, total, item.target)
-                result, import_failed = _run_job(item, options, diagnostics, built)
+                outcome = _outcome(index, item, hits, parallel, skip, options, diagnostics, root)
                 done += 1
-                if result is None:  # a class a configured factory already built and analysed
+                if outcome is None or skip:
                     continue
-                if import_failed and item.discovered and item.file is not None:
+                if index not in hits:
+                    store.put(item, outcome)
+                for line in outcome.diagnostics:
+                    diagnostics(line)
+                if index in hits or parallel is not None:  # recorded elsewhere: replay it here
+                    suppressions.replay(outcome.usage)
+                built.update(outcome.built)
+                if outcome.import_failed and item.discovered and item.file is not None:
                     unimportable.add(item.file.resolve())
+                if outcome.result is None:
+                    continue
+                result = outcome.result
             else:
                 result = item
             result = findings.keep_first(result)
@@ -166,6 +202,39 @@ def scan_targets(
     return Report(
         __version__, tuple(results), unused_suppressions=suppressions.unused(), strict=options.strict
     )
+
+
+def _in_workers(pending: list[Planned], options: Options, root: Path) -> Iterator[Outcome] | None:
+    """Outcomes of ``pending`` from worker processes (``--jobs``), in order; None: run here."""
+    from .execute import Task, run_parallel
+    from .workers import default_jobs
+
+    jobs = options.jobs if options.jobs > 0 else default_jobs()
+    if jobs <= 1 or len(pending) <= 1:
+        return None
+    tasks = [Task(item, options, str(root)) for item in pending]
+    return run_parallel(tasks, min(jobs, len(tasks)), options.timeout)
+
+
+def _outcome(
+    index: int,
+    item: Planned,
+    hits: dict[int, Outcome],
+    parallel: Iterator[Outcome] | None,
+    skip: bool,
+    options: Options,
+    diagnostics: Diagnostics,
+    root: Path,
+) -> Outcome | None:
+    """The item's outcome: from the cache, from the workers (always taken, to keep the order),
+    or analysed here; None for an item skipped here."""
+    from .execute import run_one
+
+    if index in hits:
+        return hits[index]
+    if parallel is not None:
+        return next(parallel)
+    return None if skip else run_one(item, options, diagnostics, root)
 
 
 #: on_progress(done, total, target about to be analysed)
@@ -240,9 +309,9 @@ def _script_argv(job: Planned) -> Iterator[None]:
 
 
 def _run_job(
-    job: Planned, options: Options, diagnostics: Diagnostics, built_classes: set[type]
-) -> tuple[TargetResult | None, bool]:
-    """The job's result (None: already analysed), and whether it failed importing its file."""
+    job: Planned, options: Options, diagnostics: Diagnostics
+) -> tuple[TargetResult, bool, tuple[ClassKey, ...]]:
+    """The job's result, whether it failed importing its file, and the model class it built."""
     from . import targets as t
     from .build import NeedsArguments, build
 
@@ -252,33 +321,40 @@ def _run_job(
         with _guarded(options, diagnostics, job.target, log), _script_argv(job):
             if job.saved:
                 assert job.file is not None
-                return _analyse_saved(job.file, job.target, options), False
+                return _analyse_saved(job.file, job.target, options), False, ()
             module, where = _load(job)
             stage = "build"
             assert job.name is not None
             obj = t.resolve_name(module, job.name, where)
-            if job.discovered and isinstance(obj, type) and obj in built_classes:
-                return None, False
             if isinstance(obj, type) and not _has_forward(obj) and not job.named:
-                return _no_forward(job), False
+                return _no_forward(job), False, ()
             given_by = "the entry's args" if job.configured else "--arg"
             built = build(obj, job.name, job.kwargs, strict_args=job.strict_args, given_by=given_by)
-            built_classes.add(type(built.model))
+            made = _class_key(type(built.model))
             if not _has_forward(type(built.model)):
                 message = f"{job.name} has no forward() (a container or helper); name the model that uses it"
                 raise TargetFailure("NoForward", message)
             result = _analyse(
                 built.model, job.target, job.name, options, built.device, built.how, built.constructed
             )
-            return replace(result, origin=job.why), False
+            return replace(result, origin=job.why), False, made
     except NeedsArguments as needs:
-        return _skipped(job, needs), False
+        return _skipped(job, needs), False, ()
     except TargetFailure as failure:
         failed_import = stage == "import"
-        return _failed(job, failure, options, diagnostics, failed_import), failed_import
+        return _failed(job, failure, options, diagnostics, failed_import), failed_import, ()
     finally:
         if options.debug and log.getvalue():
             diagnostics(f"relufind: output of {job.target}:\n{log.getvalue().rstrip()}")
+
+
+def _class_key(cls: type) -> tuple[ClassKey, ...]:
+    """How a built model's class is recorded: its file and name (no file: not recorded)."""
+    try:
+        file = inspect.getsourcefile(cls)
+    except TypeError:
+        file = None
+    return ((str(Path(file).resolve()), cls.__qualname__),) if file else ()
 
 
 def _no_forward(job: Planned) -> TargetResult:

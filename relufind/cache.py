@@ -29,8 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import __version__, serialize
-from .report import TargetResult
+from . import __version__
 
 DEFAULT_DIR = ".relufind_cache"
 _FORMAT = 1
@@ -82,8 +81,8 @@ class Cache:
     #: entries found unusable (damaged, foreign); they are overwritten on the next store
     rejected: list[str] = field(default_factory=list)
 
-    def lookup(self, key: str) -> TargetResult | None:
-        """The cached result, if the entry is sound and every file it depends on is unchanged."""
+    def lookup(self, key: str) -> dict[str, Any] | None:
+        """The stored payload, if the entry is sound and every file it depends on is unchanged."""
         path = self._entry(key)
         try:
             document = json.loads(path.read_text(encoding="utf-8"))
@@ -97,21 +96,24 @@ class Cache:
             return None
         if any(file_digest(Path(name)) != digest for name, digest in document["files"].items()):
             return None  # a dependency changed: stale, not damaged
-        try:
-            return serialize.decode(TargetResult, document["result"])
-        except serialize.DecodeError:
-            self.rejected.append(str(path))
-            return None
+        payload: dict[str, Any] = document["payload"]
+        return payload
 
-    def store(self, key: str, result: TargetResult, files: Iterable[Path]) -> None:
-        """Record ``result`` with the content hashes of ``files``; never fails the run."""
+    def reject(self, key: str) -> None:
+        """The caller could not use the entry's payload: note it (the next store rewrites it)."""
+        self.rejected.append(str(self._entry(key)))
+
+    def store(self, key: str, payload: dict[str, Any], files: Iterable[Path]) -> None:
+        """Record ``payload`` (plain JSON data) with the content hashes of ``files``; never fails
+        the run."""
         digests = {str(p.resolve()): file_digest(p) for p in files}
         if None in digests.values():
             return  # a dependency vanished while analysing: nothing sound to record
-        document = {"format": _FORMAT, "key": key, "files": digests, "result": serialize.encode(result)}
-        with contextlib.suppress(OSError):
+        document = {"format": _FORMAT, "key": key, "files": digests, "payload": payload}
+        with contextlib.suppress(OSError, TypeError, ValueError):
+            text = json.dumps(document)
             self._prepare()
-            _atomic_write(self._entry(key), json.dumps(document))
+            _atomic_write(self._entry(key), text)
 
     def _entry(self, key: str) -> Path:
         return self.folder / f"{key[:2]}" / f"{key}.json"
@@ -131,7 +133,7 @@ def _well_formed(document: Any, key: str) -> bool:
         and document.get("key") == key
         and isinstance(document.get("files"), dict)
         and all(isinstance(k, str) and isinstance(v, str) for k, v in document["files"].items())
-        and isinstance(document.get("result"), dict)
+        and isinstance(document.get("payload"), dict)
     )
 
 

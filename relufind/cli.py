@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import os
 import sys
 from collections.abc import Iterator
 from enum import Enum
@@ -17,6 +18,7 @@ import typer
 from typer.core import TyperCommand
 
 from . import __version__
+from .cache import DEFAULT_DIR as DEFAULT_CACHE_DIR
 from .report import EXIT_ERROR, EXIT_FINDINGS, TargetResult
 
 if TYPE_CHECKING:
@@ -75,6 +77,11 @@ def _version(value: bool) -> None:
     if value:
         print(f"relufind {__version__}", flush=True)
         raise typer.Exit()
+
+
+def _env_flag(name: str) -> bool:
+    """An environment switch (``RELUFIND_NO_CACHE=1``, as ruff's ``RUFF_NO_CACHE``)."""
+    return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no")
 
 
 def _list_rules(value: bool) -> None:
@@ -262,6 +269,22 @@ def main_command(
             "gitignore syntax; adds to [tool.relufind] exclude). Repeatable.",
         ),
     ] = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs",
+            "-j",
+            metavar="N",
+            help="Analyse targets in N worker processes (0: one per core). Output order is unchanged.",
+        ),
+    ] = None,
+    no_cache: Annotated[
+        bool,
+        typer.Option(
+            "--no-cache",
+            help="Neither read nor write the result cache (.relufind_cache in the project root).",
+        ),
+    ] = False,
     strict: Annotated[
         bool,
         typer.Option("--strict", help="Exit 2 when a target is skipped (needs arguments, no forward())."),
@@ -365,6 +388,8 @@ def main_command(
             "name at least one target (a file.py:Name, a file or a folder), "
             "or list models in [[tool.relufind.targets]] of pyproject.toml"
         )
+    if jobs is not None and jobs < 0:
+        raise _usage_error(f"--jobs {jobs}: give a number of worker processes, or 0 for one per core")
     options = Options(
         args=args,
         variants=variants,
@@ -377,6 +402,11 @@ def main_command(
         input_dtypes=tuple(dtype for _, dtype in inputs),
         rules=rules,
         strict=strict or config.strict,
+        jobs=jobs if jobs is not None else (config.jobs or 1),
+        # --debug wants to see the model run (its prints, tracebacks): never answer from the cache
+        cache_dir=None if no_cache or debug or _env_flag("RELUFIND_NO_CACHE") else (
+            config.cache_dir or DEFAULT_CACHE_DIR
+        ),
     )
     from .render import streamer
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -11,6 +12,10 @@ from typer.testing import CliRunner
 
 from relufind.analyze import Options, scan_targets
 from relufind.report import Report, Site, TargetResult
+
+# the CLI caches results by default; tests that run the CLI want it to run the model each
+# time (output capture, hostile models): only tests/test_cache_cli.py turns the cache on
+os.environ["RELUFIND_NO_CACHE"] = "1"
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_models"

@@ -54,16 +54,21 @@ def test_static_imports_follow_root_relative_and_relative_imports_inside_the_pro
     assert names == {"models/net.py", "models/layers.py", "models/blocks.py", "models/__init__.py"}
 
 
+def _stored(cache: Cache, key: str) -> TargetResult | None:
+    payload = cache.lookup(key)
+    return None if payload is None else serialize.decode(TargetResult, payload)
+
+
 def test_a_hit_until_a_dependency_changes(tmp_path: Path) -> None:
     root, net, layers = _project(tmp_path)
     cache = Cache(tmp_path / ".relufind_cache")
     result = synthetic_report().targets[0]
     key = make_key("models/net.py:Net", {"rules": ["RF001"]}, root)
     assert cache.lookup(key) is None
-    cache.store(key, result, static_imports(net, root))
-    assert cache.lookup(key) == result
+    cache.store(key, serialize.encode(result), static_imports(net, root))
+    assert _stored(cache, key) == result
     (root / "unrelated.py").write_text("Y = 3\n")  # not imported by the target: still a hit
-    assert cache.lookup(key) == result
+    assert _stored(cache, key) == result
     layers.write_text(layers.read_text() + "# edited\n")
     assert cache.lookup(key) is None
     assert (tmp_path / ".relufind_cache" / ".gitignore").read_text().splitlines()[-1] == "*"
@@ -82,17 +87,18 @@ def test_damaged_and_foreign_entries_are_ignored_and_rewritten(tmp_path: Path) -
     cache = Cache(tmp_path / "c")
     result = synthetic_report().targets[1]
     key = make_key("t", {}, root)
-    cache.store(key, result, [net])
+    cache.store(key, serialize.encode(result), [net])
     entry = next((tmp_path / "c").glob("*/*.json"))
     entry.write_text('{"format": 1, "key": "')  # truncated
     assert cache.lookup(key) is None and cache.rejected == [str(entry)]
-    entry.write_text(json.dumps({"format": 1, "key": "other", "files": {}, "result": {}}))
+    entry.write_text(json.dumps({"format": 1, "key": "other", "files": {}, "payload": {}}))
     assert cache.lookup(key) is None
-    document = {"format": 1, "key": key, "files": {}, "result": {"__class__": "os.system", "target": 1}}
+    document = {"format": 1, "key": key, "files": {}, "payload": {"__class__": "os.system", "target": 1}}
     entry.write_text(json.dumps(document))
-    assert cache.lookup(key) is None
-    cache.store(key, result, [net])
-    assert cache.lookup(key) == result
+    with pytest.raises(serialize.DecodeError):  # only the report's own records are ever built
+        _stored(cache, key)
+    cache.store(key, serialize.encode(result), [net])
+    assert _stored(cache, key) == result
 
 
 def test_concurrent_writers_never_expose_half_an_entry(tmp_path: Path) -> None:
@@ -104,12 +110,12 @@ def test_concurrent_writers_never_expose_half_an_entry(tmp_path: Path) -> None:
     def writer() -> None:
         cache = Cache(tmp_path / "c")
         for _ in range(40):
-            cache.store(key, result, [net])
+            cache.store(key, serialize.encode(result), [net])
 
     def reader() -> None:
         cache = Cache(tmp_path / "c")
         for _ in range(200):
-            got = cache.lookup(key)
+            got = _stored(cache, key)
             if got is not None and got != result:
                 errors.append("wrong result")
         errors.extend(cache.rejected)

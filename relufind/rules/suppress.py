@@ -68,6 +68,18 @@ def _comments(path: str) -> dict[int, tuple[str, ...]]:
     return found
 
 
+@dataclass(frozen=True)
+class Usage:
+    """What one target did with the run's suppressions: the files it noted, the comments it used.
+
+    Replayed into the run's ``Suppressions`` when the target was analysed elsewhere (a worker
+    process) or earlier (the cache), so unused suppressions come out the same either way.
+    """
+
+    files: tuple[str, ...] = ()
+    used: tuple[tuple[str, int], ...] = ()
+
+
 @dataclass
 class Suppressions:
     """The suppression comments of one run, read once per file."""
@@ -75,6 +87,9 @@ class Suppressions:
     def __post_init__(self) -> None:
         self._files: dict[str, dict[int, tuple[str, ...]]] = {}
         self._used: set[tuple[str, int]] = set()
+        # every note and use in order, repeats included: a target's share is a slice
+        self._noted: list[str] = []
+        self._used_log: list[tuple[str, int]] = []
 
     def comments(self, path: str) -> dict[int, tuple[str, ...]]:
         if path not in self._files:
@@ -85,6 +100,7 @@ class Suppressions:
         """A file of an analysed model: its unused suppressions are reported."""
         if path:
             self.comments(path)
+            self._noted.append(path)
 
     def suppressed(self, finding: Finding) -> bool:
         places = [loc for loc in (finding.source, *finding.related) if loc is not None]
@@ -92,9 +108,29 @@ class Suppressions:
         for loc in places:
             codes = self.comments(loc.file).get(loc.line)
             if codes is not None and _covers(codes, finding.code):
-                self._used.add((loc.file, loc.line))
+                self._use((loc.file, loc.line))
                 hit = True
         return hit
+
+    def mark(self) -> tuple[int, int]:
+        """A point to measure ``usage_since`` from."""
+        return len(self._noted), len(self._used_log)
+
+    def usage_since(self, mark: tuple[int, int]) -> Usage:
+        """Every file noted and comment used since ``mark`` — also those noted or used before,
+        so a target's usage does not depend on which targets ran ahead of it."""
+        files = tuple(dict.fromkeys(self._noted[mark[0] :]))
+        return Usage(files, tuple(dict.fromkeys(self._used_log[mark[1] :])))
+
+    def replay(self, usage: Usage) -> None:
+        for path in usage.files:
+            self.note_file(path)
+        for place in usage.used:
+            self._use(place)
+
+    def _use(self, place: tuple[str, int]) -> None:
+        self._used.add(place)
+        self._used_log.append(place)
 
     def unused(self) -> tuple[Suppression, ...]:
         return tuple(
