@@ -13,14 +13,17 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # scan.py: the generated folder
 BIN = Path(sys.executable).parent
 TARGETS = [
     "sample_models/placements.py:ConvRNNClassifier",
@@ -57,8 +60,12 @@ class Run:
 
 def timed(cmd: list[str]) -> Run:
     """One whole process: wall seconds, its own peak RSS (os.wait4), what it printed."""
+    return timed_in(cmd, ROOT)
+
+
+def timed_in(cmd: list[str], cwd: Path) -> Run:
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=ROOT, text=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=cwd, text=True)
     assert proc.stdout is not None
     out = proc.stdout.read()
     _, _, usage = os.wait4(proc.pid, 0)
@@ -79,10 +86,14 @@ class Pair:
 
 def paired(ours_cmd: list[str], floor_cmd: list[str], runs: int) -> Pair:
     """relufind and the floor in turn, A B A B ..., so both see the same machine."""
+    return paired_in(ours_cmd, floor_cmd, ROOT, runs)
+
+
+def paired_in(ours_cmd: list[str], floor_cmd: list[str], cwd: Path, runs: int) -> Pair:
     ours, floor = [], []
     for _ in range(runs):
-        ours.append(timed(ours_cmd))
-        floor.append(timed(floor_cmd))
+        ours.append(timed_in(ours_cmd, cwd))
+        floor.append(timed_in(floor_cmd, cwd))
     ratios = [a.seconds / b.seconds for a, b in zip(ours, floor, strict=True)]
     return Pair(
         statistics.median(r.seconds for r in ours),
@@ -109,7 +120,8 @@ def main() -> int:
     pairs: dict[str, Pair] = {}
     for target in TARGETS + [t for t in SCALE_TARGETS if not (args.quick and "64k" in t)]:
         runs = args.runs if target not in SCALE_TARGETS else max(1, min(args.runs, 3))
-        pair = paired([relufind, target, "--format", "json"], [python, "-c", FLOOR, target], runs)
+        ours = [relufind, target, "--format", "json", "--no-cache"]  # every run analyses
+        pair = paired(ours, [python, "-c", FLOOR, target], runs)
         pairs[target] = pair
         result = json.loads(pair.last.stdout)["targets"][0]
         print(
@@ -122,8 +134,43 @@ def main() -> int:
         growth, floor_growth = large.ours / small.ours, large.floor / small.floor
         print(f"\n64k / 16k nodes: relufind {growth:.2f}x, floor {floor_growth:.2f}x (linear: about 4x)")
     print()
+    cached_run(relufind, python, args.runs)
+    parallel_scan(relufind, args.runs)
     in_process(args.runs)
     return 0
+
+
+def cached_run(relufind: str, python: str, runs: int) -> None:
+    """A rerun on an unchanged repository: answered from the cache, torch never imported."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        (folder / "pyproject.toml").write_text("[tool.relufind]\n")
+        shutil.copytree(ROOT / "sample_models", folder / "sample_models")
+        command = [relufind, "sample_models/", "--format", "json"]
+        cold = timed_in(command, folder)
+        pair = paired_in(command, [python, "-c", "import torch"], folder, runs)
+        targets = len(json.loads(cold.stdout)["targets"])
+        print(
+            f"cached rerun of sample_models/ ({targets} targets): first run {cold.seconds:.2f} s, "
+            f"cached {pair.ours:.2f} s, `import torch` alone {pair.floor:.2f} s "
+            f"(cached / import torch: {pair.ratio:.2f}x)\n"
+        )
+
+
+def parallel_scan(relufind: str, runs: int) -> None:
+    """--jobs 2 against one process on a generated folder of 300 model classes."""
+    from scan import generate
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "models"
+        folder.mkdir()
+        generate(folder, 300)
+        base = [relufind, str(folder), "--format", "json", "--no-cache"]
+        pair = paired_in([*base, "--jobs", "2"], [*base, "--jobs", "1"], Path(tmp), max(1, min(runs, 3)))
+        print(
+            f"300 generated targets: --jobs 1 {pair.floor:.2f} s, --jobs 2 {pair.ours:.2f} s "
+            f"(speed-up {1 / pair.ratio:.2f}x on {os.cpu_count()} cores)\n"
+        )
 
 
 def in_process(runs: int) -> None:

@@ -155,10 +155,10 @@ def scan_targets(
     store = ResultCache.open(options, root)
     hits = {i: hit for i, item in enumerate(items) if isinstance(item, Planned) and (hit := store.get(item))}
     pending = [item for i, item in enumerate(items) if isinstance(item, Planned) and i not in hits]
-    if pending:  # a run answered wholly from the cache never imports torch
+    parallel = _in_workers(pending, options, root)
+    if pending and parallel is None:  # from the cache or in workers, torch is not needed here
         import_torch_quietly()
         _on_import_path(root)
-    parallel = _in_workers(pending, options, root)
     total = sum(isinstance(item, Planned) for item in items)
     results: list[TargetResult] = []
     findings = _FirstFindings()
