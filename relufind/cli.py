@@ -306,6 +306,13 @@ def main_command(
             help="Only findings and errors: no tree for clean targets, no notices for skipped ones.",
         ),
     ] = False,
+    expand: Annotated[
+        bool,
+        typer.Option(
+            "--expand",
+            help="Tree: print every block of a run of identical sibling blocks (default: one branch a run).",
+        ),
+    ] = False,
     baseline_file: Annotated[
         Path | None,
         typer.Option(
@@ -413,7 +420,7 @@ def main_command(
     # paths in reports and baselines are relative to the repository (GitHub resolves them
     # against the checkout), else to the project (the configuration's folder), else the cwd
     root = repository_root(config.root or Path.cwd()) or config.root
-    view = View(quiet=quiet, statistics=statistics, root=root, rules=rules)
+    view = View(quiet=quiet, statistics=statistics, root=root, rules=rules, expand=expand)
     # the tree prints each target as it finishes, unless it goes to --output or a baseline
     # must filter the whole report first; the other formats are one document at the end
     streaming = output is None and recorded is None and write_baseline is None

@@ -31,6 +31,8 @@ class View:
     root: Path | None = None
     #: the enabled rule codes (the SARIF driver lists every one of them)
     rules: frozenset[str] = frozenset()
+    #: the tree prints every block of a run of identical sibling blocks (else one branch per run)
+    expand: bool = False
 
 
 Emit = Callable[["Report", TextIO, View], None]
@@ -60,7 +62,9 @@ def streamer(name: str, out: TextIO, view: View) -> Streamer | None:
     stream = getattr(module, "Stream", None)
     if stream is None:
         return None
-    streaming: Streamer = stream(out, color=view.color, quiet=view.quiet, statistics=view.statistics)
+    streaming: Streamer = stream(
+        out, color=view.color, quiet=view.quiet, statistics=view.statistics, expand=view.expand
+    )
     return streaming
 
 

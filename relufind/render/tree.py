@@ -9,9 +9,11 @@ from __future__ import annotations
 import io
 import math
 import os
+import re
 import shutil
 import sys
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from typing import TextIO
 
 from rich.console import Console
@@ -25,6 +27,8 @@ from . import View, display_path
 _BULLET = "●"
 _SEP = "·"
 _CROSS = "✗"
+_DASH = "–"  # noqa: RUF001  a range of blocks: blocks.0, en dash, 199
+_TIMES = "×"  # noqa: RUF001  how many blocks a run stands for
 #: columns when not a terminal: so wide that no line (site, error message) is ever folded
 _PLAIN_WIDTH = 10_000
 
@@ -36,14 +40,21 @@ def render(
     color: bool | None = None,
     quiet: bool = False,
     statistics: bool = False,
+    expand: bool = False,
 ) -> str:
     """Render ``report``; returns the text (and writes it to ``file`` when one is given).
 
     ``quiet`` leaves out targets with nothing to act on (no finding, no error); the totals
-    line of a multi-target run still counts every target.
+    line of a multi-target run still counts every target. ``expand`` prints every block of a
+    run of identical sibling blocks instead of one branch for the run.
     """
     stream = Stream(
-        file or sys.stdout, color=color, write=file is not None, quiet=quiet, statistics=statistics
+        file or sys.stdout,
+        color=color,
+        write=file is not None,
+        quiet=quiet,
+        statistics=statistics,
+        expand=expand,
     )
     for result in report.targets:
         stream.result(result)
@@ -52,7 +63,7 @@ def render(
 
 
 def emit(report: Report, out: TextIO, view: View) -> None:
-    render(report, out, color=view.color, quiet=view.quiet, statistics=view.statistics)
+    render(report, out, color=view.color, quiet=view.quiet, statistics=view.statistics, expand=view.expand)
 
 
 class Stream:
@@ -69,8 +80,10 @@ class Stream:
         write: bool = True,
         quiet: bool = False,
         statistics: bool = False,
+        expand: bool = False,
     ) -> None:
         self.out = out
+        self.expand = expand
         self.write = write
         self.quiet = quiet
         self.statistics = statistics
@@ -90,7 +103,7 @@ class Stream:
         console, buffer = self._console()
         if self.count:
             console.print()
-        _render_target(console, result)
+        _render_target(console, result, self.expand)
         self.count += 1
         self._flush(buffer)
 
@@ -127,6 +140,7 @@ class Stream:
         text = buffer.getvalue()
         if not self.unicode:  # a cp1252 or ASCII stream: no bullets, and never a UnicodeEncodeError
             text = text.replace(_BULLET, "*").replace(_SEP, "-").replace(_CROSS, "x")
+            text = text.replace(_DASH, "-").replace(_TIMES, "x")
             text = text.encode(self.encoding, errors="replace").decode(self.encoding, errors="replace")
         self.text += text
         if self.write:
@@ -158,7 +172,7 @@ def _terminal_width() -> int:
     return shutil.get_terminal_size(fallback=(_PLAIN_WIDTH, 24)).columns
 
 
-def _render_target(console: Console, result: TargetResult) -> None:
+def _render_target(console: Console, result: TargetResult, expand: bool = False) -> None:
     title = Text(result.model or result.target, "bold")
     if result.model and result.model != result.target:
         title.append(f"  {result.target}", "dim")
@@ -178,32 +192,53 @@ def _render_target(console: Console, result: TargetResult) -> None:
         title.append("  traced with torch.export (--input-shape)", "dim")
     if result.status == "partial":
         title.append("  partial: some regions could not be traced", "yellow")
-    console.print(_tree(result, title))
+    console.print(_tree(result, title, expand))
     console.print(summary_line(result))
 
 
-def _tree(result: TargetResult, title: Text) -> Tree:
+def _tree(result: TargetResult, title: Text, expand: bool = False) -> Tree:
     root = Tree(title, guide_style="dim")
-    anchors = {a.path for a in result.anchors}
     sites_by_path: dict[str, list[Site]] = defaultdict(list)
     for site in result.sites:
         sites_by_path[site.module_path].append(site)
-    keys = _flow_keys(result)
     children: dict[str, list[str]] = defaultdict(list)
     known = {path for path, _ in result.modules}
     for path, _ in result.modules:
         if path:
             parent = path.rpartition(".")[0]
             children[parent if parent in known or not parent else ""].append(path)
-    types = dict(result.modules)
     for note in result.notes:
         root.add(Text(f"! {note}", "yellow"))
-    findings = _findings_by_place(result, known)
-    _fill(root, "", result, children, types, anchors, sites_by_path, keys, findings)
+    tree = _Context(
+        result=result,
+        children=children,
+        types=dict(result.modules),
+        anchors={a.path for a in result.anchors},
+        sites_by_path=sites_by_path,
+        keys=_flow_keys(result),
+        findings=_findings_by_place(result, known),
+        expand=expand,
+    )
+    _fill(root, "", tree)
     functional = [a for a in result.anchors if a.path not in known]
     for anchor in functional:
         root.add(Text.assemble((anchor.path, "bold"), "  ", (anchor.type, "cyan"), ("  [anchor]", "magenta")))
     return root
+
+
+@dataclass
+class _Context:
+    """What every branch of one target's tree reads."""
+
+    result: TargetResult
+    children: dict[str, list[str]]
+    types: dict[str, str]
+    anchors: set[str]
+    sites_by_path: dict[str, list[Site]]
+    keys: dict[object, float]
+    findings: dict[object, list[Finding]]
+    #: print every block of a run of identical siblings (``--expand``)
+    expand: bool = False
 
 
 def _add_finding(branch: Tree, finding: Finding, *, with_line: bool = False) -> None:
@@ -215,19 +250,11 @@ def _add_finding(branch: Tree, finding: Finding, *, with_line: bool = False) -> 
     branch.add(label)
 
 
-def _fill(
-    branch: Tree,
-    path: str,
-    result: TargetResult,
-    children: dict[str, list[str]],
-    types: dict[str, str],
-    anchors: set[str],
-    sites_by_path: dict[str, list[Site]],
-    keys: dict[object, float],
-    findings: dict[object, list[Finding]],
-) -> None:
+def _fill(branch: Tree, path: str, tree: _Context) -> None:
     """The branch of module ``path``: its notes, then its child modules and its own sites in
-    data-flow order (a child before the sites its values reach)."""
+    data-flow order (a child before the sites its values reach); runs of identical blocks
+    collapse to one branch unless ``tree.expand``."""
+    result = tree.result
     for assumption in result.assumptions:
         if assumption.module_path == path:
             where = f"{display_path(assumption.source.file)}:{assumption.source.line}"
@@ -240,28 +267,218 @@ def _fill(
             where = f"{display_path(unseen.source.file)}:{unseen.source.line}"
             text = f"? {unseen.variant} call {unseen.op} at {where} is not in the traced graph"
             branch.add(Text(text + " (branch not taken?)", "yellow"))
-    items: list[tuple[float, int, object]] = []
+    items = _ordered_items(path, tree)
+    for run in _runs(items, path, tree):
+        item = run[0]
+        if isinstance(item, Site):
+            _add_site(branch, item, tree.findings.get(id(item), []))
+        elif len(run) > 1:
+            _add_run(branch, [child for child in run if isinstance(child, str)], tree)
+        else:
+            assert isinstance(item, str)
+            _fill(branch.add(_module_label(item, tree)), item, tree)
+    for finding in tree.findings.get(path, ()):  # about source, not about a site: after the module's content
+        _add_finding(branch, finding, with_line=True)
+
+
+def _ordered_items(path: str, tree: _Context) -> list[Site | str]:
+    """The child modules (paths) and own sites of ``path`` in data-flow order."""
+    items: list[tuple[float, int, Site | str]] = []
     following = math.inf  # a child without a data-flow position goes before the next one that has one
-    for order, child in reversed(list(enumerate(children.get(path, ())))):
-        key = keys.get(child, math.inf)
+    for order, child in reversed(list(enumerate(tree.children.get(path, ())))):
+        key = tree.keys.get(child, math.inf)
         following = key if key != math.inf else following
         items.append((following - 0.25 if key == math.inf else key, order, child))
-    for site in sites_by_path.get(path, ()):
-        items.append((keys[id(site)], 0, site))
-    for _, _, item in sorted(items, key=lambda entry: (entry[0], entry[1])):
-        if isinstance(item, Site):
-            _add_site(branch, item, findings.get(id(item), []))
-            continue
-        assert isinstance(item, str)
-        label = Text.assemble((item.rpartition(".")[2], "bold"), "  ", (types[item], "cyan"))
-        if item in anchors:
-            label.append("  [anchor]", "magenta")
-        calls = sum(1 for site in sites_by_path.get(item, ()) if site.kind == "module")
-        if calls > 1:  # one module instance applied at several places
-            label.append(f"  shared: called {calls} times", "yellow")
-        _fill(branch.add(label), item, result, children, types, anchors, sites_by_path, keys, findings)
-    for finding in findings.get(path, ()):  # about source, not about a site: after the module's content
-        _add_finding(branch, finding, with_line=True)
+    for site in tree.sites_by_path.get(path, ()):
+        items.append((tree.keys[id(site)], 0, site))
+    return [item for _, _, item in sorted(items, key=lambda entry: (entry[0], entry[1]))]
+
+
+def _module_label(path: str, tree: _Context) -> Text:
+    label = Text.assemble((path.rpartition(".")[2], "bold"), "  ", (tree.types[path], "cyan"))
+    if path in tree.anchors:
+        label.append("  [anchor]", "magenta")
+    calls = _calls(path, tree)
+    if calls > 1:  # one module instance applied at several places
+        label.append(f"  shared: called {calls} times", "yellow")
+    return label
+
+
+def _calls(path: str, tree: _Context) -> int:
+    return sum(1 for site in tree.sites_by_path.get(path, ()) if site.kind == "module")
+
+
+# -- runs of identical blocks --------------------------------------------------------------------
+
+#: a run of identical sibling blocks shorter than this is printed block by block
+MIN_RUN = 3
+
+
+def _runs(items: list[Site | str], parent: str, tree: _Context) -> list[list[Site | str]]:
+    """``items`` in order, grouped: each run of MIN_RUN or more identical numbered sibling
+    blocks is one group, everything else a group of its own."""
+    groups: list[list[Site | str]] = []
+    signatures: dict[str, object] = {}
+    for item in items:
+        last = groups[-1] if groups else None
+        if not tree.expand and last is not None and _continues(last, item, parent, tree, signatures):
+            last.append(item)
+        else:
+            groups.append([item])
+    # a run too short to be worth a summary line is printed as before, block by block
+    return [part for group in groups for part in ([group] if len(group) >= MIN_RUN else [[i] for i in group])]
+
+
+def _continues(
+    run: list[Site | str], item: Site | str, parent: str, tree: _Context, signatures: dict[str, object]
+) -> bool:
+    """Whether block ``item`` is the next index of the blocks in ``run`` and renders like them."""
+    last = run[-1]
+    if not (isinstance(last, str) and isinstance(item, str)):
+        return False
+    index, previous = _index(item, parent), _index(last, parent)
+    if index is None or previous is None or index != previous + 1:
+        return False  # only numbered children of one container (Sequential, ModuleList), in order
+    if tree.types[item] != tree.types[last]:
+        return False
+    for block in (last, item):
+        if block not in signatures:
+            signatures[block] = _signature(block, parent, tree)
+    return signatures[item] == signatures[last]
+
+
+def _index(path: str, parent: str) -> int | None:
+    name = path[len(parent) + 1 :] if parent else path
+    return int(name) if name.isdigit() else None
+
+
+def _add_run(branch: Tree, blocks: list[str], tree: _Context) -> None:
+    """One branch for a run of identical blocks: the range, the count, and the first block's
+    subtree standing for all of them."""
+    first, last = blocks[0], blocks[-1]
+    sites = sum(len(tree.sites_by_path.get(p, ())) for p in _subtree(first, tree))
+    label = Text.assemble(
+        (f"{first}{_DASH}{last.rpartition('.')[2]}", "bold"),
+        "  ",
+        (tree.types[first], "cyan"),
+        f" {_TIMES}{len(blocks)}: {sites} ReLU site{'s' if sites != 1 else ''} each, same placement",
+    )
+    if first in tree.anchors:
+        label.append("  [anchor]", "magenta")
+    findings = sum(len(tree.findings.get(key, ())) for key in _finding_keys(first, tree))
+    if findings:
+        label.append(f"  {findings} finding{'s' if findings != 1 else ''} each", "yellow")
+    label.append(f"  (showing {first}; --expand for all)", "dim")
+    _fill(branch.add(label), first, tree)
+
+
+def _subtree(path: str, tree: _Context) -> list[str]:
+    """``path`` and every module below it, in model order."""
+    paths = [path]
+    for child in tree.children.get(path, ()):
+        paths.extend(_subtree(child, tree))
+    return paths
+
+
+def _finding_keys(path: str, tree: _Context) -> list[object]:
+    """Where the findings of a block's subtree are filed: its sites' ids and its module paths."""
+    paths = _subtree(path, tree)
+    return [*paths, *(id(site) for p in paths for site in tree.sites_by_path.get(p, ()))]
+
+
+def _signature(block: str, parent: str, tree: _Context) -> object:
+    """What the tree shows of ``block``, with the block's own index and its neighbours'
+    abstracted: two blocks with equal signatures differ only in which index they are."""
+    own = _Abstract(parent)
+    result = tree.result
+    paths = _subtree(block, tree)
+    inside = set(paths)
+    modules = tuple(
+        (own.path(p), tree.types[p], p in tree.anchors, _calls(p, tree), tree.keys.get(p) is None)
+        for p in paths
+    )
+    sites = tuple(
+        (_site_signature(site, own), _findings_signature(tree.findings.get(id(site), ()), own))
+        for p in paths
+        for site in tree.sites_by_path.get(p, ())
+    )
+    notes = (
+        tuple(
+            (own.path(a.module_path), a.statement, a.source)
+            for a in result.assumptions
+            if a.module_path in inside
+        ),
+        tuple(
+            (own.path(u.module_path), own.text(u.reason), u.source, u.statement, u.hint)
+            for u in result.untraced
+            if u.module_path in inside
+        ),
+        tuple(
+            (own.path(u.module_path), u.op, u.variant, u.source)
+            for u in result.unseen
+            if u.module_path in inside
+        ),
+        _findings_signature([f for p in paths for f in tree.findings.get(p, ())], own),
+    )
+    return modules, sites, notes
+
+
+def _site_signature(site: Site, own: _Abstract) -> object:
+    """A site as the tree shows it, paths abstracted. How many anchors lie beyond the nearest
+    eight is kept as whether there are any: in a residual stack every block has one more
+    upstream than the last, which is depth, not placement."""
+    return (
+        site.kind,
+        site.variant,
+        site.op,
+        site.inplace,
+        site.traced,
+        None if site.region is None else own.path(site.region),
+        site.source,
+        site.defined_at,
+        None if site.inside is None else (own.path(site.inside.anchor), site.inside.type),
+        tuple((own.path(r.anchor), r.type, own.via(r.via)) for r in site.after),
+        tuple((own.path(r.anchor), r.type, own.via(r.via)) for r in site.before),
+        None if site.input_path is None else own.via(site.input_path),
+        None if site.output_path is None else own.via(site.output_path),
+        site.after_more > 0,
+        site.before_more > 0,
+        site.after_complete,
+        site.before_complete,
+    )
+
+
+def _findings_signature(findings: list[Finding], own: _Abstract) -> tuple[object, ...]:
+    return tuple((f.code, f.severity, own.text(f.message), f.source) for f in findings)
+
+
+class _Abstract:
+    """Replaces the index of any block of container ``parent`` (``blocks.7.conv`` ->
+    ``blocks.#.conv``) in paths and in text that names paths."""
+
+    def __init__(self, parent: str) -> None:
+        self.parent = parent
+        prefix = re.escape(parent) + r"\." if parent else ""
+        # at the root the blocks are plain numbers: only a number that opens a path counts,
+        # so "line 12" or "3 times" in a message stays as it is
+        tail = r"(?=[.\s,]|$)" if parent else r"(?=\.[A-Za-z_])"
+        self._pattern = re.compile(r"(?<![\w.:])" + prefix + r"\d+" + tail)
+        self._replacement = (parent + "." if parent else "") + "#"
+
+    def path(self, path: str) -> str:
+        head, _, rest = path.partition(".") if not self.parent else (path, "", "")
+        if not self.parent:
+            return "#" + ("." + rest if rest else "") if head.isdigit() else path
+        return self._pattern.sub(self._replacement, path)
+
+    def text(self, text: str) -> str:
+        return self._pattern.sub(self._replacement, text)
+
+    def via(self, via: tuple[str, ...]) -> tuple[str, ...]:
+        """A ``via`` as the tree shows it (the middle of a long one is a count: abstracted too,
+        as a longer residual chain is depth, not placement)."""
+        shown = _short(tuple(self.text(op) for op in via))
+        return tuple("…" if op.startswith("… ") else op for op in shown)
 
 
 def _findings_by_place(result: TargetResult, known: set[str]) -> dict[object, list[Finding]]:
