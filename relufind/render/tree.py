@@ -518,13 +518,19 @@ def _flow_keys(result: TargetResult) -> dict[object, float]:
 
     for index, site in enumerate(result.sites):
         note(site.module_path, index - 0.5)
+    # one pass over the (bounded) relation lists, not one per anchor: linear in the sites
+    first_after: dict[str, int] = {}
+    last_before: dict[str, int] = {}
+    for index, site in enumerate(result.sites):
+        for relation in site.after:
+            first_after.setdefault(relation.anchor, index)
+        for relation in site.before:
+            last_before[relation.anchor] = index
     for anchor in result.anchors:
-        after = [i for i, s in enumerate(result.sites) if any(r.anchor == anchor.path for r in s.after)]
-        before = [i for i, s in enumerate(result.sites) if any(r.anchor == anchor.path for r in s.before)]
-        if after:
-            note(anchor.path, after[0] - 0.5)
-        elif before:
-            note(anchor.path, before[-1] + 0.5)
+        if anchor.path in first_after:
+            note(anchor.path, first_after[anchor.path] - 0.5)
+        elif anchor.path in last_before:
+            note(anchor.path, last_before[anchor.path] + 0.5)
     keys.update(first)
     return keys
 
