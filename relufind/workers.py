@@ -137,7 +137,8 @@ class Pool(Generic[Task, Result]):
                 worker.conn.send(None)
             except (OSError, BrokenPipeError):
                 kill = True
-            worker.process.join(5)
+            # an idle worker holds nothing: no need to wait seconds for torch's interpreter teardown
+            worker.process.join(0.2)
         if worker.process.is_alive():
             worker.process.kill()
             worker.process.join(5)
