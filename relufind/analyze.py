@@ -24,6 +24,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from . import __version__, saved
+from .blocks import OUTPUT_RULES, used_as_blocks
 from .errors import TargetFailure
 from .execute import ClassKey, Outcome, ResultCache, class_key
 from .report import Report, Site, SourceLoc, TargetError, TargetResult
@@ -153,6 +154,7 @@ def scan_targets(
     )
     items = make_plan(targets, settings)  # nothing imported yet
     store = ResultCache.open(options, root)
+    blocks = used_as_blocks(items)
     hits = {i: hit for i, item in enumerate(items) if isinstance(item, Planned) and (hit := store.get(item))}
     pending = [item for i, item in enumerate(items) if isinstance(item, Planned) and i not in hits]
     parallel = _in_workers(pending, options, root)
@@ -191,6 +193,8 @@ def scan_targets(
                 if outcome.result is None:
                     continue
                 result = outcome.result
+                if class_key(item) in blocks:  # judged as a part of the model that uses it
+                    result = _without(result, OUTPUT_RULES)
             else:
                 result = item
             result = findings.keep_first(result)
@@ -202,6 +206,11 @@ def scan_targets(
     return Report(
         __version__, tuple(results), unused_suppressions=suppressions.unused(), strict=options.strict
     )
+
+
+def _without(result: TargetResult, codes: frozenset[str]) -> TargetResult:
+    kept = tuple(f for f in result.findings if f.code not in codes)
+    return result if len(kept) == len(result.findings) else replace(result, findings=kept)
 
 
 def _in_workers(pending: list[Planned], options: Options, root: Path) -> Iterator[Outcome] | None:
