@@ -527,41 +527,47 @@ def _analyse(
     is_anchor = anchor_predicate(options.anchors)
     with _gc_paused():
         analysis = analyse(model, is_anchor)
-    modules = [(path, type(m).__name__) for path, m in model.named_modules(remove_duplicate=False)]
-    warnings = _unmatched_anchors(model, options.anchors)
-    traced_with = "fx"
-    if analysis.untraced and options.input_shapes:  # torch.export: collected as usual
-        exported, failure = _second_opinion(model, options, is_anchor)
-        if exported is not None:
-            exported.assumptions[:0] = analysis.assumptions
-            analysis, traced_with = exported, "torch.export"
-        else:
-            warnings.append(
-                f"--input-shape: the torch.export retry failed too ({failure}); kept fx's analysis"
-            )
-    lint = _Lint(model, _defined_at(model, constructed or {}))
-    with _gc_paused():
+        modules = [(path, type(m).__name__) for path, m in model.named_modules(remove_duplicate=False)]
+        warnings = _unmatched_anchors(model, options.anchors)
+        traced_with = "fx"
+        if analysis.untraced and options.input_shapes:
+            with _gc_paused(False):  # torch.export makes real cyclic garbage: collected as usual
+                exported, failure = _second_opinion(model, options, is_anchor)
+            if exported is not None:
+                exported.assumptions[:0] = analysis.assumptions
+                analysis, traced_with = exported, "torch.export"
+            else:
+                warnings.append(
+                    f"--input-shape: the torch.export retry failed too ({failure}); kept fx's analysis"
+                )
+        lint = _Lint(model, _defined_at(model, constructed or {}))
         return _result(analysis, target, name, options, device, build, modules, traced_with, warnings, lint)
 
 
 @contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection while one model is analysed.
+def _gc_paused(paused: bool = True) -> Iterator[None]:
+    """No cyclic garbage collection while one model is analysed (``paused=False``: collect
+    again inside such a block).
 
     Tracing and analysing a deep model create hundreds of thousands of objects that all stay
     alive until the report is made (graph nodes, per-node reaches and facts); every full
     collection would walk all of them and torch's own objects again, to free nothing: a
-    quarter of the analysis time on a 6k-node graph (torch.export, which makes real
-    cyclic garbage, runs outside). Garbage made meanwhile is freed by
-    reference counting, and whatever cycles remain are collected once the analysis ends.
+    quarter of the analysis time on a 6k-node graph. Garbage made meanwhile is freed by
+    reference counting, and whatever cycles remain are collected once the analysis ends (in
+    one collection: one block per model, not one per stage).
     """
     enabled = gc.isenabled()
-    gc.disable()
+    if paused:
+        gc.disable()
+    else:
+        gc.enable()
     try:
         yield
     finally:
         if enabled:
             gc.enable()
+        else:
+            gc.disable()
 
 
 @dataclass(frozen=True)
