@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import gc
 import inspect
 import io
 import os
@@ -519,6 +518,7 @@ def _analyse(
     build: str | None,
     constructed: Mapping[nn.Module, SourceLoc] | None = None,
 ) -> TargetResult:
+    from .build import gc_paused as _gc_paused
     from .hierarchy import analyse
     from .relate import anchor_predicate
 
@@ -542,32 +542,6 @@ def _analyse(
                 )
         lint = _Lint(model, _defined_at(model, constructed or {}))
         return _result(analysis, target, name, options, device, build, modules, traced_with, warnings, lint)
-
-
-@contextlib.contextmanager
-def _gc_paused(paused: bool = True) -> Iterator[None]:
-    """No cyclic garbage collection while one model is analysed (``paused=False``: collect
-    again inside such a block).
-
-    Tracing and analysing a deep model create hundreds of thousands of objects that all stay
-    alive until the report is made (graph nodes, per-node reaches and facts); every full
-    collection would walk all of them and torch's own objects again, to free nothing: a
-    quarter of the analysis time on a 6k-node graph. Garbage made meanwhile is freed by
-    reference counting, and whatever cycles remain are collected once the analysis ends (in
-    one collection: one block per model, not one per stage).
-    """
-    enabled = gc.isenabled()
-    if paused:
-        gc.disable()
-    else:
-        gc.enable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-        else:
-            gc.disable()
 
 
 @dataclass(frozen=True)
