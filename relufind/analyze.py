@@ -518,7 +518,7 @@ def _analyse(
     build: str | None,
     constructed: Mapping[nn.Module, SourceLoc] | None = None,
 ) -> TargetResult:
-    from .build import gc_paused as _gc_paused
+    from .gcpause import gc_paused as _gc_paused
     from .hierarchy import analyse
     from .relate import anchor_predicate
 

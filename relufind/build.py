@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import gc
 import inspect
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ import torch.nn as nn
 
 from .construct import recording
 from .errors import TargetFailure
+from .gcpause import gc_paused
 from .report import SourceLoc
 
 
@@ -169,32 +169,6 @@ def _construct(factory: Callable[..., Any], name: str, kwargs: dict[str, Any]) -
             )
         return Built(model, "meta" if how != "cpu" else device_of(model), how, constructed)
     raise AssertionError("unreachable: the cpu attempt either returns or raises")
-
-
-@contextlib.contextmanager
-def gc_paused(paused: bool = True) -> Iterator[None]:
-    """No cyclic garbage collection while a model is built on ``meta`` or analysed
-    (``paused=False``: collect again inside such a block).
-
-    Building, tracing and analysing a deep model create hundreds of thousands of objects
-    that all stay alive until the report is made (modules, graph nodes, per-node reaches and
-    facts); every full collection would walk all of them and torch's own objects again, to
-    free nothing: a quarter of the analysis time on a 6k-node graph. Garbage made meanwhile
-    is freed by reference counting, and whatever cycles remain are collected once the block
-    ends (in one collection: one block per model, not one per stage).
-    """
-    enabled = gc.isenabled()
-    if paused:
-        gc.disable()
-    else:
-        gc.enable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-        else:
-            gc.disable()
 
 
 def _a(noun: str) -> str:
