@@ -527,27 +527,30 @@ def _analyse(
     build: str | None,
     constructed: Mapping[nn.Module, SourceLoc] | None = None,
 ) -> TargetResult:
+    from .gcpause import gc_paused as _gc_paused
     from .hierarchy import analyse
     from .relate import anchor_predicate
 
     if options.eval:
         model.eval()
     is_anchor = anchor_predicate(options.anchors)
-    analysis = analyse(model, is_anchor)
-    modules = [(path, type(m).__name__) for path, m in model.named_modules(remove_duplicate=False)]
-    warnings = _unmatched_anchors(model, options.anchors)
-    traced_with = "fx"
-    if analysis.untraced and options.input_shapes:
-        exported, failure = _second_opinion(model, options, is_anchor)
-        if exported is not None:
-            exported.assumptions[:0] = analysis.assumptions
-            analysis, traced_with = exported, "torch.export"
-        else:
-            warnings.append(
-                f"--input-shape: the torch.export retry failed too ({failure}); kept fx's analysis"
-            )
-    lint = _Lint(model, _defined_at(model, constructed or {}))
-    return _result(analysis, target, name, options, device, build, modules, traced_with, warnings, lint)
+    with _gc_paused():
+        analysis = analyse(model, is_anchor)
+        modules = [(path, type(m).__name__) for path, m in model.named_modules(remove_duplicate=False)]
+        warnings = _unmatched_anchors(model, options.anchors)
+        traced_with = "fx"
+        if analysis.untraced and options.input_shapes:
+            with _gc_paused(False):  # torch.export makes real cyclic garbage: collected as usual
+                exported, failure = _second_opinion(model, options, is_anchor)
+            if exported is not None:
+                exported.assumptions[:0] = analysis.assumptions
+                analysis, traced_with = exported, "torch.export"
+            else:
+                warnings.append(
+                    f"--input-shape: the torch.export retry failed too ({failure}); kept fx's analysis"
+                )
+        lint = _Lint(model, _defined_at(model, constructed or {}))
+        return _result(analysis, target, name, options, device, build, modules, traced_with, warnings, lint)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ import torch.nn as nn
 
 from .construct import recording
 from .errors import TargetFailure
+from .gcpause import gc_paused
 from .report import SourceLoc
 
 
@@ -154,7 +155,9 @@ def _construct(factory: Callable[..., Any], name: str, kwargs: dict[str, Any]) -
     ]
     for how, context in attempts:
         try:
-            with context(), recording() as constructed:
+            # on meta no weights exist, so a build makes no garbage worth collecting midway
+            paused = gc_paused() if how == "meta" else contextlib.nullcontext()
+            with context(), recording() as constructed, paused:
                 model = factory(**kwargs)
         except (Exception, SystemExit) as exc:
             if how == "cpu":

@@ -639,14 +639,16 @@ def _check_writable(path: Path | None, option: str) -> None:
 def _render(report: Report, name: str, view: View, output: Path | None) -> None:
     """The chosen renderer, on stdout or on ``--output FILE``."""
     from .errors import UsageError
+    from .gcpause import gc_paused
     from .render import renderer
 
     emit = renderer(name)
     if output is None:
-        emit(report, sys.stdout, view)
+        with gc_paused():  # a deep model's report: a million live objects, no garbage cycles
+            emit(report, sys.stdout, view)
         return
     try:
-        with output.open("w", encoding="utf-8") as handle:
+        with output.open("w", encoding="utf-8") as handle, gc_paused():
             emit(report, handle, view)
     except OSError as exc:
         raise UsageError(f"--output {output}: cannot write: {exc.strerror or exc}") from None

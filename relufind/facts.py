@@ -205,22 +205,28 @@ def op_name(node: fx.Node) -> str | None:
     return None
 
 
-def _torch_class_names(module: nn.Module) -> Iterator[str]:
-    """The names of ``module``'s class and its torch base classes (a subclass of a torch
-    layer is that layer to the rules, as ``isinstance`` would say)."""
-    for cls in type(module).__mro__:
-        if cls.__module__.startswith("torch."):
-            yield cls.__name__
-
-
 def _rows_for(node: fx.Node, module: nn.Module | None) -> Iterator[Row]:
     if node.op == "call_module" and module is not None:
-        names = set(_torch_class_names(module))
-        yield from (r for r in ROWS if r.names & names and (r.when is None or r.when(module)))
+        yield from (r for r in _class_rows(type(module)) if r.when is None or r.when(module))
         return
     name = op_name(node)
     if name is not None:
-        yield from (r for r in ROWS if name in r.names and r.when is None)
+        yield from _name_rows(name)
+
+
+# The table is matched once per class and op name, not per node: a deep model repeats a few
+# of each thousands of times. ``when`` reads the built module, so it stays per node.
+@lru_cache(maxsize=1024)
+def _class_rows(cls: type) -> tuple[Row, ...]:
+    """The rows naming ``cls`` or one of its torch base classes (a subclass of a torch layer
+    is that layer to the rules, as ``isinstance`` would say)."""
+    names = {c.__name__ for c in cls.__mro__ if c.__module__.startswith("torch.")}
+    return tuple(r for r in ROWS if r.names & names)
+
+
+@lru_cache(maxsize=1024)
+def _name_rows(name: str) -> tuple[Row, ...]:
+    return tuple(r for r in ROWS if name in r.names and r.when is None)
 
 
 def _attribute_roles(node: fx.Node) -> frozenset[str]:

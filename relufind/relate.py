@@ -367,6 +367,9 @@ class _Crossing:
     labels: dict[fx.Node, str | None]
     computes: set[fx.Node]
     ids: AnchorIds
+    #: (other, up) -> the reach that passes through ``other``: the same for each node on
+    #: its far side (every reader of a value, every input of an add), so made once
+    _passed: dict[tuple[fx.Node, bool], Reach] = field(default_factory=dict)
 
     def __call__(
         self, other: fx.Node, here: fx.Node, reach: Reach, transfer: Reach | None, *, up: bool = True
@@ -374,6 +377,13 @@ class _Crossing:
         anchor = self.region[other]
         if anchor is not None and (anchor != self.region[here] or other in self.computes):
             return one(anchor, self.ids)
+        key = (other, up)
+        passed = self._passed.get(key)
+        if passed is None:
+            passed = self._passed[key] = self._through(other, reach, transfer, up)
+        return passed
+
+    def _through(self, other: fx.Node, reach: Reach, transfer: Reach | None, up: bool) -> Reach:
         label = self.labels[other]
         if transfer is not None:
             return _through(transfer, reach, label, up=up)

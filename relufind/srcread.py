@@ -350,6 +350,46 @@ def _read_call(
     if _is_self_call(call, self_name):
         assert isinstance(func, ast.Attribute)
         return _read_child_call(module, func.attr) if module is not None else []
+    # Any other call reads the built module only for its ``self.<name>`` arguments: it is
+    # read once per call expression and those values, not once per instance of the class
+    # (``literal_eval`` of every argument, per block of a deep stack, cost a millisecond each).
+    # A call expression belongs to one function, so ``namespace`` is the same every time.
+    attributes = _self_arguments(call, self_name) if module is not None else ()
+    values = tuple(_self_number(module, name) for name in attributes)
+    key = (call, self_name, tuple((type(v), v) for v in values))  # typed: 1 and 1.0 stay apart
+    applied = _READ_CALLS.get(key)
+    if applied is None:
+        self_values = dict(zip(attributes, values, strict=True))
+        applied = _READ_CALLS[key] = _read_other_call(call, self_values, self_name, namespace)
+    return list(applied)
+
+
+#: (call expression, name of self, its ``self.<name>`` argument values) -> what it applies;
+#: the key holds the parsed tree alive, as the parse caches do
+_READ_CALLS: dict[tuple[ast.Call, str, tuple[tuple[type, Any], ...]], tuple[_Applied, ...]] = {}
+
+
+@lru_cache(maxsize=4096)
+def _self_arguments(call: ast.Call, self_name: str) -> tuple[str, ...]:
+    """The ``self.<name>`` arguments of ``call`` (their values come from the built module)."""
+    expressions = [*call.args, *(k.value for k in call.keywords)]
+    return tuple(dict.fromkeys(
+        e.attr for e in expressions
+        if isinstance(e, ast.Attribute) and isinstance(e.value, ast.Name) and e.value.id == self_name
+    ))
+
+
+def _self_number(module: nn.Module | None, name: str) -> Any:
+    """``self.<name>`` when it holds a number (the bound of ``F.hardtanh(x, 0, self.clip)``)."""
+    value = getattr(module, name, _UNKNOWN)
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else _UNKNOWN
+
+
+def _read_other_call(
+    call: ast.Call, self_values: dict[str, Any], self_name: str, namespace: dict[str, Any]
+) -> tuple[_Applied, ...]:
+    func = call.func
+    module = _SelfValues(self_values)
     target = _resolve(func, namespace)
     if target is not _UNKNOWN:
         spelling = _function_spelling(target)
@@ -361,7 +401,15 @@ def _read_call(
         applied = _apply(spelling, args) if spelling else None
     else:
         applied = None
-    return [applied] if applied else []
+    return (applied,) if applied else ()
+
+
+class _SelfValues:
+    """The ``self.<name>`` argument values of one call, read from the built module, standing in
+    for it in ``_literal``."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.values = values
 
 
 def _is_self_call(call: ast.Call, self_name: str) -> bool:
@@ -421,7 +469,7 @@ def _resolve(expr: ast.expr, namespace: dict[str, Any]) -> Any:
 
 
 def _literal_args(
-    call: ast.Call, *, prepend_self: bool, module: nn.Module | None = None, self_name: str = ""
+    call: ast.Call, *, prepend_self: bool, module: _SelfValues | None = None, self_name: str = ""
 ) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
     """Positional and keyword arguments, each a literal value or _UNKNOWN; None with ``*args``.
 
@@ -437,15 +485,14 @@ def _literal_args(
     return positional, keywords
 
 
-def _literal(expr: ast.expr, module: nn.Module | None = None, self_name: str = "") -> Any:
+def _literal(expr: ast.expr, module: _SelfValues | None = None, self_name: str = "") -> Any:
     if (
         module is not None
         and isinstance(expr, ast.Attribute)
         and isinstance(expr.value, ast.Name)
         and expr.value.id == self_name
     ):
-        value = getattr(module, expr.attr, _UNKNOWN)
-        return value if isinstance(value, (int, float)) and not isinstance(value, bool) else _UNKNOWN
+        return module.values.get(expr.attr, _UNKNOWN)
     try:
         return ast.literal_eval(expr)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):

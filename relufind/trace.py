@@ -140,16 +140,42 @@ def user_source_location() -> SourceLoc | None:
     The walk goes out through the tracer's hooks (this file) and torch; reaching the rest
     of relufind means the call was made by torch code alone (say, ``nn.Sequential``
     analysed on its own): there is no user line, and relufind's caller is not one.
+
+    It runs once per graph node, through a dozen torch frames each: a file's verdict is
+    looked up (``_frame_kind``), and a line's ``SourceLoc`` is made once and shared.
     """
     frame = sys._getframe(1)
+    kinds = _FILE_KINDS
     while frame is not None:
         filename = frame.f_code.co_filename
-        if filename.startswith(_RELUFIND_DIR) and filename != _THIS_FILE:
+        kind = kinds.get(filename)
+        if kind is None:
+            kind = kinds[filename] = _frame_kind(filename)
+        if kind is _USER:
+            return _source_loc(filename, frame.f_lineno)
+        if kind is _STOP:
             return None
-        if not (filename == _THIS_FILE or filename.startswith(_TORCH_DIR) or filename.startswith("<")):
-            return SourceLoc(filename, frame.f_lineno)
         frame = frame.f_back  # type: ignore[assignment]
     return None
+
+
+_PASS, _USER, _STOP = "pass", "user", "stop"
+#: file name -> what ``user_source_location`` does at a frame of that file
+_FILE_KINDS: dict[str, str] = {}
+
+
+def _frame_kind(filename: str) -> str:
+    if filename.startswith(_RELUFIND_DIR) and filename != _THIS_FILE:
+        return _STOP
+    if filename == _THIS_FILE or filename.startswith(_TORCH_DIR) or filename.startswith("<"):
+        return _PASS
+    return _USER
+
+
+@lru_cache(maxsize=65536)
+def _source_loc(file: str, line: int) -> SourceLoc:
+    """One ``SourceLoc`` per line (a line in a block's forward makes a node per block)."""
+    return SourceLoc(file, line)
 
 
 def concrete_defaults(module: nn.Module) -> dict[str, Any]:

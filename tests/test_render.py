@@ -532,3 +532,21 @@ def test_markup_in_names_is_not_interpreted() -> None:
         ),
     )
     assert render_tree(report, Pipe()) == "[red]Net  [bold]x.py:Net  error (E): bad [/] markup [link=x]\n"
+
+
+def test_json_dumps_matches_the_standard_library_byte_for_byte() -> None:
+    """The report's fast encoder writes exactly what ``json.dumps(indent=2)`` writes."""
+    import json
+
+    from relufind.render.json import dumps
+
+    document = {
+        "s": "plain", "u": "ünïcode → ✓", "esc": 'quote " back\\ \n\t\x01', "i": -3, "big": 10**30,
+        "f": 1.5, "nan": float("nan"), "inf": float("inf"), "ninf": -float("inf"), "t": True,
+        "n": None, "empty": [], "edict": {}, "tuple": ("a", 1, None), "nested": [[], [{}], [[1, "x"]]],
+        "mixed": [{"a": [1, {"b": ()}]}, "z"], 1: "int key", 2.5: "float key", None: "none key",
+        "flag": False, "bools": {True: 1, False: 0},
+    }
+    assert dumps(document) == json.dumps(document, indent=2)
+    assert dumps([]) == json.dumps([], indent=2)
+    assert dumps("x") == json.dumps("x", indent=2)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from json.encoder import encode_basestring_ascii as _ascii
 from typing import Any, TextIO
 
 from ..report import BaselineUse, Finding, Relation, Report, Site, SourceLoc, TargetResult
@@ -11,7 +12,68 @@ from . import View, display_path
 
 
 def render(report: Report) -> str:
-    return json.dumps(to_dict(report), indent=2) + "\n"
+    return dumps(to_dict(report)) + "\n"
+
+
+def dumps(document: Any) -> str:
+    """``json.dumps(document, indent=2)``, byte for byte, several times faster.
+
+    With ``indent`` the standard library falls back to its pure-Python encoder, a generator
+    per container: on a deep model's report (tens of MB, a dozen relations per site) that
+    cost seconds, more than the analysis. Here a container is one join of its encoded items.
+    """
+    return _encode(document, "\n")
+
+
+def _encode(value: Any, newline: str) -> str:
+    """``value`` encoded at the nesting given by ``newline`` ("\\n" and its indent). One call
+    per container: strings, most of the values, are encoded inline by the C escaper."""
+    kind = type(value)
+    if kind is str:
+        return _ascii(value)
+    if kind is dict:
+        if not value:
+            return "{}"
+        inner = newline + "  "
+        items = [
+            f"{_key(k)}: {_ascii(v) if type(v) is str else _encode(v, inner)}" for k, v in value.items()
+        ]
+        return "{" + inner + ("," + inner).join(items) + newline + "}"
+    if kind is list or kind is tuple:
+        if not value:
+            return "[]"
+        inner = newline + "  "
+        items = [_ascii(v) if type(v) is str else _encode(v, inner) for v in value]
+        return "[" + inner + ("," + inner).join(items) + newline + "]"
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if kind is int:
+        return int.__repr__(value)
+    if isinstance(value, (int, float)):
+        return _encoder.encode(value)  # a float (and its NaN / Infinity spelling), an int subclass
+    if isinstance(value, dict):  # subclasses: as json.dumps takes them
+        return _encode(dict(value), newline)
+    if isinstance(value, (list, tuple)):
+        return _encode(list(value), newline)
+    if isinstance(value, str):
+        return _ascii(value)
+    raise TypeError(f"Object of type {kind.__name__} is not JSON serializable")
+
+
+_encoder = json.JSONEncoder()
+
+
+def _key(key: Any) -> str:
+    if type(key) is str:
+        return _ascii(key)
+    # json.dumps turns other keys into strings first (True -> "true", 1.5 -> "1.5")
+    if key is None or isinstance(key, bool):
+        return _ascii(_encode(key, ""))
+    return _ascii(_encoder.encode(key).strip('"'))
 
 
 def emit(report: Report, out: TextIO, view: View) -> None:
