@@ -14,6 +14,8 @@ import io
 import json
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -550,3 +552,16 @@ def test_json_dumps_matches_the_standard_library_byte_for_byte() -> None:
     assert dumps(document) == json.dumps(document, indent=2)
     assert dumps([]) == json.dumps([], indent=2)
     assert dumps("x") == json.dumps("x", indent=2)
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["sample_models/placements.py:ConvRNNClassifier", "sample_models/untraceable.py:DataDependentBranch"],
+)
+def test_the_readme_shows_what_the_tool_prints_today(target: str) -> None:
+    """The README's demo and untraceable example, exactly as `relufind TARGET` prints them."""
+    done = subprocess.run(
+        [sys.executable, "-m", "relufind", target, "--no-cache"],
+        capture_output=True, text=True, cwd=ROOT, timeout=120, env={**os.environ, "NO_COLOR": "1"},
+    )
+    assert done.stdout.strip() in (ROOT / "README.md").read_text(encoding="utf-8"), done.stdout
