@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import functools
 import hashlib
 import importlib.util
 import json
@@ -35,8 +36,10 @@ DEFAULT_DIR = ".relufind_cache"
 _FORMAT = 1
 
 
+@functools.cache
 def torch_version() -> str:
-    """torch's version without importing torch (``torch/version.py`` read as text)."""
+    """torch's version without importing torch (``torch/version.py`` read as text); read once
+    per run, not once per target key."""
     spec = importlib.util.find_spec("torch")
     if spec is not None and spec.submodule_search_locations:
         for location in spec.submodule_search_locations:
