@@ -40,7 +40,7 @@ $(MIN_VENV)/bin/relufind: pyproject.toml constraints.txt
 test-min: $(MIN_VENV)/bin/relufind
 	@$(MIN_VENV)/bin/python -c 'from importlib.metadata import version as v; print("floors:", ", ".join(f"{p} {v(p)}" for p in ("typer", "rich", "click", "torch")))'
 	$(MIN_VENV)/bin/pytest -q -p no:cacheprovider tests/test_cli.py tests/test_lint_cli.py tests/test_discover.py tests/test_e2e.py tests/test_render.py \
-		tests/test_terminal.py tests/test_baseline.py tests/test_emitters.py
+		tests/test_terminal.py tests/test_baseline.py tests/test_emitters.py tests/test_argv.py
 
 bench: $(BIN)/relufind
 	$(BIN)/python benchmarks/bench.py

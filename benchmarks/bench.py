@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,9 +64,10 @@ def timed(cmd: list[str]) -> Run:
     return timed_in(cmd, ROOT)
 
 
-def timed_in(cmd: list[str], cwd: Path) -> Run:
+def timed_in(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> Run:
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=cwd, text=True)
+    pipe, devnull = subprocess.PIPE, subprocess.DEVNULL
+    proc = subprocess.Popen(cmd, stdout=pipe, stderr=devnull, cwd=cwd, env=env, text=True)
     assert proc.stdout is not None
     out = proc.stdout.read()
     _, _, usage = os.wait4(proc.pid, 0)
@@ -89,11 +91,13 @@ def paired(ours_cmd: list[str], floor_cmd: list[str], runs: int) -> Pair:
     return paired_in(ours_cmd, floor_cmd, ROOT, runs)
 
 
-def paired_in(ours_cmd: list[str], floor_cmd: list[str], cwd: Path, runs: int) -> Pair:
+def paired_in(
+    ours_cmd: list[str], floor_cmd: list[str], cwd: Path, runs: int, env: dict[str, str] | None = None
+) -> Pair:
     ours, floor = [], []
     for _ in range(runs):
-        ours.append(timed_in(ours_cmd, cwd))
-        floor.append(timed_in(floor_cmd, cwd))
+        ours.append(timed_in(ours_cmd, cwd, env))
+        floor.append(timed_in(floor_cmd, cwd, env))
     ratios = [a.seconds / b.seconds for a, b in zip(ours, floor, strict=True)]
     return Pair(
         statistics.median(r.seconds for r in ours),
@@ -109,19 +113,36 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="leave out the 64k-node stack")
+    parser.add_argument(
+        "--only", choices=("targets", "cached", "parallel", "in-process"), help="run one part only"
+    )
     args = parser.parse_args()
     python, relufind = str(BIN / "python"), str(BIN / "relufind")
-    import_torch = statistics.median(timed([python, "-c", "import torch"]).seconds for _ in range(args.runs))
-    print(f"python -c 'import torch': {import_torch:.2f} s (median of {args.runs})\n")
+    parts: dict[str, Callable[[], None]] = {
+        "targets": lambda: targets(relufind, python, args.runs, args.quick),
+        "cached": lambda: cached_run(relufind, python, args.runs),
+        "parallel": lambda: parallel_scan(relufind, args.runs),
+        "in-process": lambda: in_process(args.runs),
+    }
+    for name, part in parts.items():
+        if args.only in (None, name):
+            part()
+    return 0
+
+
+def targets(relufind: str, python: str, runs: int, quick: bool) -> None:
+    """Each target against the floor, whole processes, alternating; the 16k/64k growth."""
+    import_torch = statistics.median(timed([python, "-c", "import torch"]).seconds for _ in range(runs))
+    print(f"python -c 'import torch': {import_torch:.2f} s (median of {runs})\n")
     print(
         f"{'target':44} {'floor':>7} {'relufind':>9} {'ratio':>6} {'MB':>6} {'MB ratio':>8} "
         f"{'sites':>6} {'JSON':>8} {'status':>8}"
     )
     pairs: dict[str, Pair] = {}
-    for target in TARGETS + [t for t in SCALE_TARGETS if not (args.quick and "64k" in t)]:
-        runs = args.runs if target not in SCALE_TARGETS else max(1, min(args.runs, 3))
+    for target in TARGETS + [t for t in SCALE_TARGETS if not (quick and "64k" in t)]:
+        pairs_run = runs if target not in SCALE_TARGETS else max(1, min(runs, 3))
         ours = [relufind, target, "--format", "json", "--no-cache"]  # every run analyses
-        pair = paired(ours, [python, "-c", FLOOR, target], runs)
+        pair = paired(ours, [python, "-c", FLOOR, target], pairs_run)
         pairs[target] = pair
         result = json.loads(pair.last.stdout)["targets"][0]
         print(
@@ -134,27 +155,30 @@ def main() -> int:
         growth, floor_growth = large.ours / small.ours, large.floor / small.floor
         print(f"\n64k / 16k nodes: relufind {growth:.2f}x, floor {floor_growth:.2f}x (linear: about 4x)")
     print()
-    cached_run(relufind, python, args.runs)
-    parallel_scan(relufind, args.runs)
-    in_process(args.runs)
-    return 0
 
 
 def cached_run(relufind: str, python: str, runs: int) -> None:
-    """A rerun on an unchanged repository: answered from the cache, torch never imported."""
+    """A rerun on an unchanged repository: answered from the cache, neither torch nor typer
+    imported, in every output format. Timed with compiled bytecode, as pip installs relufind
+    (this environment may set PYTHONDONTWRITEBYTECODE, which makes every run compile the
+    package anew: about 0.05 s more)."""
+    env = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         (folder / "pyproject.toml").write_text("[tool.relufind]\n")
         shutil.copytree(ROOT / "sample_models", folder / "sample_models")
-        command = [relufind, "sample_models/", "--format", "json"]
-        cold = timed_in(command, folder)
-        pair = paired_in(command, [python, "-c", "import torch"], folder, runs)
+        first = [relufind, "sample_models/", "--format", "json"]
+        cold = timed_in(first, folder, env)
         targets = len(json.loads(cold.stdout)["targets"])
-        print(
-            f"cached rerun of sample_models/ ({targets} targets): first run {cold.seconds:.2f} s, "
-            f"cached {pair.ours:.2f} s, `import torch` alone {pair.floor:.2f} s "
-            f"(cached / import torch: {pair.ratio:.2f}x)\n"
-        )
+        print(f"cached rerun of sample_models/ ({targets} targets; first run {cold.seconds:.2f} s):")
+        for format in ("json", "tree", "sarif", "github"):
+            command = [relufind, "sample_models/", "--format", format]
+            pair = paired_in(command, [python, "-c", "import torch"], folder, runs, env)
+            print(
+                f"  --format {format:6}  cached {pair.ours:.2f} s, `import torch` alone {pair.floor:.2f} s "
+                f"(cached / import torch: {pair.ratio:.2f}x)"
+            )
+        print()
 
 
 def parallel_scan(relufind: str, runs: int) -> None:

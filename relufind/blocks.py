@@ -10,10 +10,10 @@ body names it (``self.head = GatedProjection(...)``, ``block=BasicBlock``).
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Iterable
 from pathlib import Path
 
+from .discover import class_body_names
 from .execute import ClassKey, class_key
 from .plan import Planned
 
@@ -25,7 +25,7 @@ def used_as_blocks(items: Iterable[object]) -> set[ClassKey]:
     """The discovered classes that another planned class of the run names in its body."""
     planned = [item for item in items if isinstance(item, Planned) and item.file is not None]
     keys = {key for item in planned if (key := class_key(item)) is not None}
-    names_by_class: dict[ClassKey, set[str]] = {}
+    names_by_class: dict[ClassKey, frozenset[str]] = {}
     for file in {item.file.resolve() for item in planned if item.file is not None}:
         names_by_class.update(_names_in_classes(file))
     users = {key: names for key, names in names_by_class.items() if key in keys}
@@ -37,22 +37,7 @@ def used_as_blocks(items: Iterable[object]) -> set[ClassKey]:
     }
 
 
-def _names_in_classes(file: Path) -> dict[ClassKey, set[str]]:
-    """For each top-level class of ``file``: the names its body mentions (not its bases: a
-    subclass does not use its base class as a block)."""
-    try:
-        tree = ast.parse(file.read_bytes(), filename=str(file))
-    except (OSError, SyntaxError, ValueError):
-        return {}
-    found: dict[ClassKey, set[str]] = {}
-    for node in tree.body:
-        if isinstance(node, ast.ClassDef):
-            names = set()
-            for inner in (n for statement in node.body for n in ast.walk(statement)):
-                if isinstance(inner, ast.Name):
-                    names.add(inner.id)
-                elif isinstance(inner, ast.Attribute):
-                    names.add(inner.attr)
-            names.discard(node.name)
-            found[(str(file), node.name)] = names
-    return found
+def _names_in_classes(file: Path) -> dict[ClassKey, frozenset[str]]:
+    """For each module-level class of ``file``: the names its body mentions (not its bases: a
+    subclass does not use its base class as a block). Planning has parsed the file already."""
+    return {(str(file), name): names for name, names in class_body_names(file).items()}

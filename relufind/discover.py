@@ -17,6 +17,7 @@ does not count: conservative on purpose; name such a class explicitly or in
 from __future__ import annotations
 
 import ast
+import hashlib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -60,6 +61,8 @@ class _Source:
     module: str
     names: dict[str, str] = field(default_factory=dict)  # local name -> qualified name
     classes: dict[str, tuple[int, list[str]]] = field(default_factory=dict)  # name -> (line, bases)
+    #: class -> the names its body mentions (``self.head = Head(...)``, ``block=BasicBlock``)
+    body_names: dict[str, frozenset[str]] = field(default_factory=dict)
     error: SyntaxError | OSError | ValueError | None = None
 
 
@@ -235,11 +238,39 @@ def _is_torch_module(qualified: str) -> bool:
     return qualified.startswith("torch.nn.") and qualified.rpartition(".")[2][:1].isupper()
 
 
+def class_body_names(path: Path) -> dict[str, frozenset[str]]:
+    """For each module-level class of ``path``: the names its body mentions (``relufind.blocks``)."""
+    return _parse(path, module_name(path)[1]).body_names
+
+
+#: parsed files of this process by (path, module name), with the digest of the bytes parsed:
+#: planning and ``relufind.blocks`` read the same files, and a library user scans again and
+#: again; an edited file (another digest) is parsed anew
+_PARSED: dict[tuple[Path, str], tuple[bytes, _Source]] = {}
+_PARSED_LIMIT = 4096
+
+
 def _parse(path: Path, module: str) -> _Source:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return _Source(path, module, error=exc)
+    digest = hashlib.blake2b(data, digest_size=16).digest()
+    known = _PARSED.get((path, module))
+    if known is not None and known[0] == digest:
+        return known[1]
+    source = _parse_bytes(path, module, data)
+    if len(_PARSED) >= _PARSED_LIMIT:
+        _PARSED.clear()
+    _PARSED[(path, module)] = (digest, source)
+    return source
+
+
+def _parse_bytes(path: Path, module: str, data: bytes) -> _Source:
     source = _Source(path, module)
     try:
-        tree = ast.parse(path.read_bytes(), filename=str(path))
-    except (OSError, SyntaxError, ValueError) as exc:  # ValueError: a NUL byte in the source
+        tree = ast.parse(data, filename=str(path))
+    except (SyntaxError, ValueError) as exc:  # ValueError: a NUL byte in the source
         source.error = exc
         return source
     is_package = path.name == "__init__.py"
@@ -261,6 +292,7 @@ def _parse(path: Path, module: str) -> _Source:
     for node in _top_level(tree.body):
         bases = [text for text in (_dotted(b) for b in node.bases) if text]
         source.classes.setdefault(node.name, (node.lineno, bases))
+        source.body_names.setdefault(node.name, _names_in(node))
     for node in tree.body:  # `Base = nn.Module`: an alias of a class, resolved like an import
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
             value = _dotted(node.value)
@@ -269,6 +301,18 @@ def _parse(path: Path, module: str) -> _Source:
             if origin is not None and node.targets[0].id not in source.classes:
                 source.names[node.targets[0].id] = f"{origin}.{rest}" if rest else origin
     return source
+
+
+def _names_in(node: ast.ClassDef) -> frozenset[str]:
+    """The names and attribute names a class body mentions, not its bases nor its own name."""
+    names = set()
+    for inner in (n for statement in node.body for n in ast.walk(statement)):
+        if isinstance(inner, ast.Name):
+            names.add(inner.id)
+        elif isinstance(inner, ast.Attribute):
+            names.add(inner.attr)
+    names.discard(node.name)
+    return frozenset(names)
 
 
 def _top_level(body: list[ast.stmt]) -> Iterator[ast.ClassDef]:

@@ -13,8 +13,8 @@ import torch
 import torch.nn as nn
 from conftest import ROOT, analyse, analyse_all, site_keys
 
+from relufind.argvalues import parse_arg
 from relufind.build import NeedsArguments, build
-from relufind.cli import parse_arg
 from relufind.errors import TargetFailure
 
 pytestmark = pytest.mark.usefixtures("restore_imports")
@@ -196,9 +196,9 @@ def test_parse_arg(text: str, expected: tuple[str, object]) -> None:
 
 @pytest.mark.parametrize("text", ["novalue", "=3", "1x=3", "a-b=3", "a.b=1"])
 def test_parse_arg_malformed(text: str) -> None:
-    import typer
+    from relufind.errors import UsageError
 
-    with pytest.raises(typer.BadParameter):
+    with pytest.raises(UsageError):
         parse_arg(text)
 
 

@@ -17,7 +17,7 @@ import pytest
 RUN = textwrap.dedent(
     """
     import sys
-    from relufind.cli import main
+    from relufind.launch import main
     sys.argv = ["relufind", *sys.argv[1:]]
     try:
         main()
@@ -25,7 +25,7 @@ RUN = textwrap.dedent(
         code = exc.code
     else:
         code = 0
-    sys.stderr.write(f"TORCH={'torch' in sys.modules}\\n")
+    sys.stderr.write(f"TORCH={'torch' in sys.modules} TYPER={'typer' in sys.modules}\\n")
     sys.exit(code)
     """
 )
@@ -103,6 +103,14 @@ def relufind(
     )
     assert done.returncode in codes, done.stderr
     return json.loads(done.stdout), "TORCH=True" in done.stderr, done
+
+
+def test_a_cached_rerun_loads_neither_torch_nor_typer(repo: Path) -> None:
+    """The console script reads a plain command line itself (relufind.argv): a cached CI run
+    never pays typer's start-up either."""
+    relufind(repo)
+    _, torch_loaded, done = relufind(repo)
+    assert not torch_loaded and "TYPER=False" in done.stderr, done.stderr
 
 
 def imports(repo: Path) -> list[str]:

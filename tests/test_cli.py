@@ -495,3 +495,18 @@ def test_python_dash_m_version() -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout == f"relufind {__version__}\n"
     assert done.stderr == ""
+
+
+def test_a_deleted_working_folder_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    script = (
+        f"import os, sys; os.chdir({str(gone)!r}); os.rmdir({str(gone)!r}); "
+        "sys.argv = ['relufind', 'model.py']; from relufind.launch import main; main()"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        "relufind: error: the current folder no longer exists (deleted or moved); cd into the project "
+        "(see relufind --help)"
+    ]

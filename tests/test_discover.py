@@ -5,6 +5,7 @@ Nothing here imports a model file except where a test says so: planning must not
 
 from __future__ import annotations
 
+import os
 import sys
 import textwrap
 from pathlib import Path
@@ -14,7 +15,8 @@ from conftest import HEADER, cli_runner
 
 from relufind.advice import needs_arguments
 from relufind.analyze import Options, scan_targets
-from relufind.cli import app, parse_arg
+from relufind.argvalues import parse_arg
+from relufind.cli import app
 from relufind.config import TargetEntry, load
 from relufind.discover import Scanner, walk
 from relufind.ignore import compile_pattern, excluded
@@ -151,6 +153,22 @@ def test_scanner_finds_module_classes_by_reading_sources(tmp_path: Path) -> None
     classes, error = scanner.model_classes(tmp_path / "broken.py")
     assert classes == [] and isinstance(error, SyntaxError)
     assert not [m for m in sys.modules if m.startswith("models")]  # nothing was imported
+
+
+def test_a_file_edited_between_scans_is_read_again(tmp_path: Path) -> None:
+    """Parsed files are remembered for the process (planning and blocks share them), by the
+    digest of their bytes: an edit of the same size in the same instant is still seen."""
+    from relufind.discover import class_body_names
+
+    path = tmp_path / "net.py"
+    path.write_text("import torch.nn as nn\nclass AAA(nn.Module):\n    head = Head\n")
+    assert [c.name for c in Scanner([tmp_path]).model_classes(path)[0]] == ["AAA"]
+    assert class_body_names(path) == {"AAA": frozenset({"head", "Head"})}
+    stat = path.stat()
+    path.write_text("import torch.nn as nn\nclass BBB(nn.Module):\n    tail = Tail\n")
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # the same size and time
+    assert [c.name for c in Scanner([tmp_path]).model_classes(path)[0]] == ["BBB"]
+    assert class_body_names(path) == {"BBB": frozenset({"tail", "Tail"})}
 
 
 def test_two_projects_with_a_models_package_resolve_their_own_bases(tmp_path: Path) -> None:

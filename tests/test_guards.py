@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from conftest import after_anchors, analyse, before_anchors
 
-from relufind.cli import parse_input
+from relufind.argvalues import parse_input
 
 
 def test_assert_on_sizes_is_followed_and_recorded(write_model) -> None:  # type: ignore[no-untyped-def]

@@ -565,3 +565,48 @@ def test_the_readme_shows_what_the_tool_prints_today(target: str) -> None:
         capture_output=True, text=True, cwd=ROOT, timeout=120, env={**os.environ, "NO_COLOR": "1"},
     )
     assert done.stdout.strip() in (ROOT / "README.md").read_text(encoding="utf-8"), done.stdout
+
+
+# -- the tree drawn without rich for plain output --------------------------------------------------
+
+
+def rich_and_plain(report: Report) -> tuple[str, str]:
+    """The plain tree as rich draws it, and as relufind's own drawer (used off a terminal) does."""
+    from relufind.render import tree
+
+    drawn = []
+    for draw_trees in (False, True):
+        buffer = io.StringIO()
+        console = tree._Console(
+            fold=False, draw_trees=draw_trees, file=buffer, force_terminal=False, no_color=True,
+            color_system=None, width=tree._PLAIN_WIDTH, highlight=False, emoji=False,
+        )  # fmt: skip
+        for result in report.targets:
+            tree._render_target(console, result)
+            tree._render_target(console, result, expand=True)
+        drawn.append(buffer.getvalue())
+    return drawn[0], drawn[1]
+
+
+def test_the_plain_tree_is_drawn_exactly_as_rich_draws_it() -> None:
+    """Every sample model, the golden models and a synthetic report with every field:
+    multi-line labels, trailing spaces, tabs, wide characters, markup-like names."""
+    from relufind.analyze import Options, scan_targets
+
+    scanned = scan_targets([str(ROOT / "sample_models"), str(ROOT / MODELS)], Options(), lambda line: None)
+    odd = TargetResult(
+        "odd.py:Net",
+        "Net",
+        "ok",
+        sites=(
+            Site(
+                kind="module", variant="relu", op="relu", module_path="blocks.0\ttab", module_type="[bold]ReLU", inplace=False,
+                source=SourceLoc("日本/模型.py", 3), after=(Relation("conv ", "Conv1d "),), before=(),
+            ),
+        ),
+    )  # fmt: skip
+    reports = [scanned, synthetic_report(), Report("1", (odd,))]
+    assert sum(len(r.targets) for r in reports) > 60
+    for report in reports:
+        by_rich, by_relufind = rich_and_plain(report)
+        assert by_relufind == by_rich

@@ -17,6 +17,7 @@ import contextvars
 import re
 import tokenize
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..report import Finding, SourceLoc, Suppression
 from .catalog import lookup
@@ -26,6 +27,11 @@ _COMMENT = re.compile(
     r"|#\s*noqa\s*:\s*(?P<noqa>RF[0-9]+(?:\s*,\s*RF[0-9]+)*)",
     re.IGNORECASE,
 )
+
+
+#: the same pattern over a file's bytes: Python's source encodings are all ASCII-compatible, so
+#: a file without a match has no suppression comment (a match may still be inside a string)
+_MAY_SUPPRESS = re.compile(_COMMENT.pattern.encode(), re.IGNORECASE)
 
 
 def parse_comment(text: str) -> tuple[str, ...] | None:
@@ -57,6 +63,10 @@ def _comments(path: str) -> dict[int, tuple[str, ...]]:
     """Line -> codes for every suppression comment in ``path`` (comments only, not strings)."""
     found: dict[int, tuple[str, ...]] = {}
     try:
+        # most files have no suppression at all: skip tokenizing those (a cached run reads
+        # every analysed file here, and tokenizing is most of its cost)
+        if not _MAY_SUPPRESS.search(Path(path).read_bytes()):
+            return found
         with tokenize.open(path) as handle:
             for token in tokenize.generate_tokens(handle.readline):
                 if token.type == tokenize.COMMENT:
