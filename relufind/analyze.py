@@ -215,11 +215,13 @@ def _without(result: TargetResult, codes: frozenset[str]) -> TargetResult:
 
 def _in_workers(pending: list[Planned], options: Options, root: Path) -> Iterator[Outcome] | None:
     """Outcomes of ``pending`` from worker processes (``--jobs``), in order; None: run here."""
+    if len(pending) <= 1 or options.jobs == 1:  # (a cached run: multiprocessing never loaded)
+        return None
     from .execute import Task, run_parallel
     from .workers import default_jobs
 
     jobs = options.jobs if options.jobs > 0 else default_jobs()
-    if jobs <= 1 or len(pending) <= 1:
+    if jobs <= 1:
         return None
     tasks = [Task(item, options, str(root)) for item in pending]
     return run_parallel(tasks, min(jobs, len(tasks)), options.timeout)
