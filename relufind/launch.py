@@ -43,24 +43,7 @@ def main() -> None:
     if answer_fast(sys.argv[1:]):
         return
     from .cli import main as run
+    from .gcpause import whole_run
 
-    try:
+    with whole_run():
         run()
-    finally:
-        _no_collection_at_exit()
-
-
-def _no_collection_at_exit() -> None:
-    """The report is written and the process is about to end: leave what is still alive to
-    the operating system rather than to the collector.
-
-    A deep model's graph and analysis are a few hundred thousand objects in reference
-    cycles; the collections of interpreter shutdown would walk and free them one by one, a
-    second on a 16k-node graph, for memory the process hands back anyway. Freezing moves
-    them out of the collector's sight; ``atexit`` handlers still run and streams are still
-    flushed and closed as usual. (Only the console script does this: an API caller's
-    process goes on.)
-    """
-    import gc
-
-    gc.freeze()
