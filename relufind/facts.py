@@ -291,7 +291,8 @@ def _value_inputs(region: Region, node: fx.Node) -> list[fx.Node]:
 def _value_readers(region: Region, nodes: list[fx.Node]) -> dict[fx.Node, list[fx.Node]]:
     """Per node, the nodes that read its *values* (``vocab.VALUE_ARGS``, as relations follow
     them): ``x.size(0)``, ``x.shape``, ``zeros_like(x)``, ``x.new_zeros(...)`` and the shape
-    argument of ``view`` read only metadata, so a rule asking "who reads x again" skips them."""
+    argument of ``view`` read only metadata, so a rule asking "who reads x again" skips them.
+    Each list is in program order (the nodes are walked in it)."""
     readers: dict[fx.Node, list[fx.Node]] = {}
     for node in nodes:
         for source in _value_inputs(region, node):
@@ -326,7 +327,7 @@ def annotate(region: Region) -> None:
             anchor=module is not None and region.is_anchor(module),
             module=module,
             overwrites=overwrites,
-            readers=tuple(sorted(readers.get(node, ()), key=order.__getitem__)),
+            readers=tuple(readers.get(node, ())),  # made in program order
             opaque=node in region.opaque,
             storage=storage[node],
         )
