@@ -8,7 +8,6 @@ status ``error`` so that one bad target never stops the others.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import inspect
 import io
 import os
@@ -267,6 +266,7 @@ class _FirstFindings:
 
     def __init__(self) -> None:
         self.seen: set[tuple[str, str, int]] = set()
+        self._real: dict[str, str] = {}  # a file's real path (a loop's findings share one line)
 
     def keep_first(self, result: TargetResult) -> TargetResult:
         if not result.findings:
@@ -276,7 +276,11 @@ class _FirstFindings:
             if finding.source is None:  # no line to key on (TorchScript): always kept
                 kept.append(finding)
                 continue
-            key = (finding.code, os.path.realpath(finding.source.file), finding.source.line)
+            file = finding.source.file
+            real = self._real.get(file)
+            if real is None:
+                real = self._real[file] = os.path.realpath(file)
+            key = (finding.code, real, finding.source.line)
             if key not in self.seen:
                 self.seen.add(key)
                 kept.append(finding)
@@ -648,9 +652,8 @@ def _result(
     reported: dict[Site, Site] = {}  # a region's site -> the report's (first) site for it
     finished = []
     for found in analysis.found:
-        site = finish(found)
-        if site.kind in ("module", "embedded") and site.module_path in lint.defined_at:
-            site = dataclasses.replace(site, defined_at=lint.defined_at[site.module_path])
+        built = found.site.kind in ("module", "embedded")  # a module's site: its construction line
+        site = finish(found, lint.defined_at.get(found.site.module_path) if built else None)
         finished.append(site)
         reported.setdefault(found.site, site)
     shown, hidden = _split_variants(finished, options.variants)

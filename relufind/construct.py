@@ -35,12 +35,16 @@ def _construction_line(module: nn.Module, frame: FrameType | None) -> SourceLoc 
     while frame is not None:
         filename = frame.f_code.co_filename
         internal = filename.startswith((_TORCH_DIR, _RELUFIND_DIR)) or filename.startswith("<frozen")
-        # a user subclass's own __init__ (``super().__init__()``) is not where it was built
-        own_init = frame.f_code.co_name == "__init__" and frame.f_locals.get("self") is module
-        if not internal and not own_init:
+        # a user subclass's own __init__ (``super().__init__()``) is not where it was built;
+        # asked only outside torch (``f_locals`` copies the frame's locals)
+        if not internal and not _own_init(frame, module):
             return SourceLoc(filename, frame.f_lineno)
         frame = frame.f_back
     return None
+
+
+def _own_init(frame: FrameType, module: nn.Module) -> bool:
+    return frame.f_code.co_name == "__init__" and frame.f_locals.get("self") is module
 
 
 @contextlib.contextmanager

@@ -52,7 +52,9 @@ def run_one(
 ) -> Outcome:
     """Analyse one target in this process, recording what the run and the cache need."""
     from .analyze import _run_job
+    from .gcpause import next_model
 
+    next_model()
     before = set(sys.modules)
     run = suppress.current()
     mark = run.mark()

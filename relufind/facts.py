@@ -16,7 +16,7 @@ from __future__ import annotations
 import ast
 import operator
 import tokenize
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
@@ -149,9 +149,8 @@ class NodeFacts:
     roles: frozenset[str] = frozenset()
     sites: tuple[Site, ...] = ()
     anchor: bool = False
-    #: the module a call_module node calls, and its constructor arguments read from it
+    #: the module a call_module node calls
     module: nn.Module | None = None
-    module_args: Mapping[str, Any] = field(default_factory=dict)
     #: the input an in-place op overwrites (``x.add_(y)``, ``x += y``, ``x[i] = v``, ``relu_(x)``)
     overwrites: fx.Node | None = None
     #: the node's users that read its values (not only its metadata), in program order
@@ -160,6 +159,12 @@ class NodeFacts:
     opaque: bool = False
     #: the first node of the tensor this node's value lives in (in-place ops and views alias)
     storage: fx.Node | None = None
+
+    @property
+    def module_args(self) -> dict[str, Any]:
+        """The module's constructor arguments, read from it when asked (reading six attributes
+        of every module of a deep model, most of them absent, cost more than the rules)."""
+        return _module_args(self.module)
 
 
 @dataclass
@@ -286,7 +291,8 @@ def _value_inputs(region: Region, node: fx.Node) -> list[fx.Node]:
 def _value_readers(region: Region, nodes: list[fx.Node]) -> dict[fx.Node, list[fx.Node]]:
     """Per node, the nodes that read its *values* (``vocab.VALUE_ARGS``, as relations follow
     them): ``x.size(0)``, ``x.shape``, ``zeros_like(x)``, ``x.new_zeros(...)`` and the shape
-    argument of ``view`` read only metadata, so a rule asking "who reads x again" skips them."""
+    argument of ``view`` read only metadata, so a rule asking "who reads x again" skips them.
+    Each list is in program order (the nodes are walked in it)."""
     readers: dict[fx.Node, list[fx.Node]] = {}
     for node in nodes:
         for source in _value_inputs(region, node):
@@ -320,9 +326,8 @@ def annotate(region: Region) -> None:
             sites=tuple(sites),
             anchor=module is not None and region.is_anchor(module),
             module=module,
-            module_args=_module_args(module),
             overwrites=overwrites,
-            readers=tuple(sorted(readers.get(node, ()), key=order.__getitem__)),
+            readers=tuple(readers.get(node, ())),  # made in program order
             opaque=node in region.opaque,
             storage=storage[node],
         )

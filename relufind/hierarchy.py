@@ -205,12 +205,12 @@ class _Analyser:
             traced, self.is_anchor, {n: a.transfer for n, a in inner_by_node.items()}, ids=self.ids,
             open_ends={n: UNKNOWN_OUT for n in open_ends if n.graph is traced.graph},
         )
-        by_node: dict[fx.Node, list[Detected]] = {}
+        by_node: dict[fx.Node, list[Found]] = {}
         for detected in detect(traced, self.is_anchor, opaque):
-            by_node.setdefault(detected.node, []).append(detected)
+            by_node.setdefault(detected.node, []).append(_found(detected, relations))
         result = Analysis(anchors=list(relations.anchors), transfer=_transfer(traced, relations))
         for node in traced.graph.nodes:  # graph order, a leaf's sites where the leaf is called
-            result.found.extend(_found(d, relations) for d in by_node.get(node, ()))
+            result.found.extend(by_node.get(node, ()))
             inner = inner_by_node.get(node)
             if inner is not None:
                 outer_up = relations.up(node)
@@ -220,7 +220,7 @@ class _Analyser:
                 self._wrapped_function(result, traced, node, relations)
         result.unseen.extend(unseen_calls(traced, result.found))
         opaque = {*inner_by_node, *(n for n in traced.graph.nodes if _is_wrapped_function(n))}
-        sites = {node: [_found(d, relations).site for d in found] for node, found in by_node.items()}
+        sites = {node: [f.site for f in found] for node, found in by_node.items()}
         complete = not traced.prefix and traced.root is self.root
         region = Region(traced, relations, sites, frozenset(opaque), complete, self.is_anchor)
         result.regions.insert(0, region)
@@ -419,11 +419,13 @@ def _canonical(analysis: Analysis, model: nn.Module) -> Analysis:
     return analysis
 
 
-def finish(found: Found) -> Site:
-    """The report's Site: relations without markers, boundaries and completeness from them."""
+def finish(found: Found, defined_at: SourceLoc | None = None) -> Site:
+    """The report's Site: relations without markers, boundaries and completeness from them;
+    ``defined_at``, when given, the line that constructed the site's module."""
     input_path, output_path = found.up.edge(INPUT), found.down.edge(OUTPUT)
     return dataclasses.replace(
         found.site,
+        defined_at=found.site.defined_at if defined_at is None else defined_at,
         after=_relations(found.up),
         before=_relations(found.down),
         after_more=found.up.more,

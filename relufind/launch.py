@@ -53,14 +53,17 @@ def main() -> None:
     if answer_fast(argv):
         return
     from .argv import fast_invocation
+    from .gcpause import whole_run
 
     invocation = fast_invocation(argv)
-    if invocation is None:  # help, an option typer must check, a mistake to explain
-        from .cli import main as typer_main
+    with whole_run():
+        if invocation is None:  # help, an option typer must check, a mistake to explain
+            from .cli import main as typer_main
 
-        typer_main()
-        return
-    sys.exit(_run(invocation))
+            typer_main()
+            return
+        code = _run(invocation)
+    sys.exit(code)
 
 
 def _run(invocation: Invocation) -> int:

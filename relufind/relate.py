@@ -92,14 +92,16 @@ class Path(NamedTuple):
 
     def append(self, label: str) -> Path:
         """This path followed by one more op (towards the data's destination)."""
-        if self.length < 2 * VIA_ENDS:
-            return Path(self.length + 1, (*self.labels, label))
-        return Path(self.length + 1, (*self.labels[:VIA_ENDS], *self.labels[-VIA_ENDS + 1 :], label))
+        length, labels = self
+        if length < 2 * VIA_ENDS:
+            return _path(length + 1, (*labels, label))
+        return _path(length + 1, (*labels[:VIA_ENDS], *labels[-VIA_ENDS + 1 :], label))
 
     def prepend(self, label: str) -> Path:
-        if self.length < 2 * VIA_ENDS:
-            return Path(self.length + 1, (label, *self.labels))
-        return Path(self.length + 1, (label, *self.labels[: VIA_ENDS - 1], *self.labels[-VIA_ENDS:]))
+        length, labels = self
+        if length < 2 * VIA_ENDS:
+            return _path(length + 1, (label, *labels))
+        return _path(length + 1, (label, *labels[: VIA_ENDS - 1], *labels[-VIA_ENDS:]))
 
     def join(self, other: Path) -> Path:
         """This path followed by ``other``."""
@@ -119,6 +121,15 @@ class Path(NamedTuple):
 
 
 EMPTY = Path()
+
+
+def _path(length: int, labels: tuple[str, ...]) -> Path:
+    """``Path(length, labels)`` without the named tuple's Python-level ``__new__``: the passes
+    make a path per node and anchor reached, hundreds of thousands in a deep model."""
+    return _new_tuple(Path, (length, labels))
+
+
+_new_tuple = tuple.__new__
 
 
 class AnchorIds:
@@ -155,16 +166,14 @@ class Reach(NamedTuple):
 
     def append(self, label: str) -> Reach:
         """Every path one op longer at the node's end (crossing ``label`` going downstream)."""
-        return Reach(
-            tuple([(a, p.append(label)) for a, p in self.near]), self.seen,
-            tuple([(m, p.append(label)) for m, p in self.edges]),
-        )
+        near, seen, edges = self
+        near = tuple([(a, p.append(label)) for a, p in near])
+        return _reach(near, seen, tuple([(m, p.append(label)) for m, p in edges]))
 
     def prepend(self, label: str) -> Reach:
-        return Reach(
-            tuple([(a, p.prepend(label)) for a, p in self.near]), self.seen,
-            tuple([(m, p.prepend(label)) for m, p in self.edges]),
-        )
+        near, seen, edges = self
+        near = tuple([(a, p.prepend(label)) for a, p in near])
+        return _reach(near, seen, tuple([(m, p.prepend(label)) for m, p in edges]))
 
     def without(self, marker: Anchor) -> Reach:
         return Reach(self.near, self.seen, tuple((m, p) for m, p in self.edges if m != marker))
@@ -179,6 +188,11 @@ class Reach(NamedTuple):
 NOTHING = Reach()
 
 
+def _reach(near: tuple[tuple[Anchor, Path], ...], seen: int, edges: tuple[tuple[Anchor, Path], ...]) -> Reach:
+    """``Reach(near, seen, edges)``, made as cheaply as ``_path`` makes a path."""
+    return _new_tuple(Reach, (near, seen, edges))
+
+
 def _key(item: tuple[Anchor, Path]) -> tuple[int, str, str]:
     return item[1].length, item[0].path, item[0].type
 
@@ -186,7 +200,8 @@ def _key(item: tuple[Anchor, Path]) -> tuple[int, str, str]:
 def _shortest(items: Iterable[tuple[Anchor, Path]]) -> dict[Anchor, Path]:
     best: dict[Anchor, Path] = {}
     for anchor, path in items:
-        if anchor not in best or path.length < best[anchor].length:
+        known = best.get(anchor)
+        if known is None or path.length < known.length:
             best[anchor] = path
     return best
 
@@ -194,10 +209,8 @@ def _shortest(items: Iterable[tuple[Anchor, Path]]) -> dict[Anchor, Path]:
 def merge(reaches: Iterable[Reach]) -> Reach:
     """The union of several reaches, bounded again."""
     reaches = [r for r in reaches if r.near or r.edges or r.seen]
-    if not reaches:
-        return NOTHING
-    if len(reaches) == 1:
-        return reaches[0]
+    if len(reaches) <= 1:
+        return reaches[0] if reaches else NOTHING
     near = _shortest(item for r in reaches for item in r.near)
     edges = _shortest(item for r in reaches for item in r.edges)
     seen = 0
@@ -327,14 +340,15 @@ def relate_graph(
     inputs = {n: (value_inputs[n] if value_inputs is not None and n in value_inputs else n.all_input_nodes)
               for n in nodes}
     crossing = _Crossing(region, labels, computes, ids)
+    from_input = Reach(edges=((INPUT, EMPTY),))
     upstream: dict[fx.Node, Reach] = {}
     for node in nodes:
-        upstream[node] = merge(
-            Reach(edges=((INPUT, EMPTY),))
+        upstream[node] = merge([
+            from_input
             if src.op == "placeholder"
             else crossing(src, node, upstream[src], transfers[src].out_up if src in transfers else None)
             for src in inputs[node]
-        )
+        ])
     readers, storage = _readers(nodes, inputs, mutations or {}, views or {})
     open_ends = dict(open_ends or {})
     if open_ends and mutations:  # an in-place write into a value that flows on past the end
@@ -342,10 +356,11 @@ def relate_graph(
         for node in mutations:
             if storage.get(node) in open_roots:
                 open_ends.setdefault(node, open_roots[storage[node]])
+    to_output = Reach(edges=((OUTPUT, EMPTY),))
     downstream: dict[fx.Node, Reach] = {}
     for node in reversed(nodes):
         reached = [
-            Reach(edges=((OUTPUT, EMPTY),))
+            to_output
             if user.op == "output"
             else crossing(
                 user, node, downstream[user], transfers[user].in_down if user in transfers else None, up=False
@@ -367,21 +382,27 @@ class _Crossing:
     labels: dict[fx.Node, str | None]
     computes: set[fx.Node]
     ids: AnchorIds
-    #: (other, up) -> the reach that passes through ``other``: the same for each node on
-    #: its far side (every reader of a value, every input of an add), so made once
-    _passed: dict[tuple[fx.Node, bool], Reach] = field(default_factory=dict)
+    #: per direction (up, down), other -> the reach that passes through ``other``: the same
+    #: for each node on its far side (every reader of a value, every input of an add), so
+    #: made once
+    _passed: tuple[dict[fx.Node, Reach], dict[fx.Node, Reach]] = field(default_factory=lambda: ({}, {}))
+    #: anchor node -> the reach of a value that has just left it
+    _left: dict[fx.Node, Reach] = field(default_factory=dict)
 
     def __call__(
         self, other: fx.Node, here: fx.Node, reach: Reach, transfer: Reach | None, *, up: bool = True
     ) -> Reach:
         anchor = self.region[other]
-        if anchor is not None and (anchor != self.region[here] or other in self.computes):
-            return one(anchor, self.ids)
-        key = (other, up)
-        passed = self._passed.get(key)
-        if passed is None:
-            passed = self._passed[key] = self._through(other, reach, transfer, up)
-        return passed
+        if anchor is not None and (other in self.computes or anchor != self.region[here]):
+            left = self._left.get(other)
+            if left is None:
+                left = self._left[other] = one(anchor, self.ids)
+            return left
+        passed = self._passed[0 if up else 1]
+        through = passed.get(other)
+        if through is None:
+            through = passed[other] = self._through(other, reach, transfer, up)
+        return through
 
     def _through(self, other: fx.Node, reach: Reach, transfer: Reach | None, up: bool) -> Reach:
         label = self.labels[other]

@@ -554,6 +554,34 @@ def test_json_dumps_matches_the_standard_library_byte_for_byte() -> None:
     assert dumps("x") == json.dumps("x", indent=2)
 
 
+def test_json_render_writes_sites_exactly_as_their_dicts_encode(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``render`` writes sites straight from the records; it must match ``dumps(to_dict(...))``
+    and ``json.dumps(indent=2)`` byte for byte: every sample model, every field, odd strings."""
+    from conftest import SAMPLES, analyse_all
+
+    from relufind.render.json import dumps
+
+    monkeypatch.chdir(ROOT)
+    odd = Site(
+        kind="function", variant="relu", op='F.relu "ü"', module_path="a.\u00e9\\b", module_type="Ünï",
+        inplace=False, source=SourceLoc(str(ROOT / "x y.py"), 3), region="r\n",
+        after=tuple(Relation(f"c{i}", "Conv2d", tuple(f"op{j} ✓" for j in range(i))) for i in range(10)),
+        before=(Relation("<weird>", 'ty"pe'),), before_more=12, input_path=("é",), output_path=(),
+        after_complete=False, inside=Inside("rnn", "RNN"), defined_at=SourceLoc("/abs/elsewhere.py", 1),
+    )
+    synthetic = synthetic_report()
+    reports = [
+        synthetic,
+        Report("1", (TargetResult("t", "m", "ok", sites=(odd,)),)),
+        analyse_all(sorted(str(p) for p in SAMPLES.glob("*.py"))),
+    ]
+    for report in reports:
+        text = render_json(report)
+        assert text == dumps(to_dict(report)) + "\n"
+        assert text == json.dumps(to_dict(report), indent=2) + "\n"
+    assert sum(len(t.sites) for t in reports[-1].targets) > 20
+
+
 @pytest.mark.parametrize(
     "target",
     ["sample_models/placements.py:ConvRNNClassifier", "sample_models/untraceable.py:DataDependentBranch"],

@@ -10,6 +10,7 @@ import importlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TextIO
 
@@ -70,8 +71,14 @@ def streamer(name: str, out: TextIO, view: View) -> Streamer | None:
 
 def display_path(path: str) -> str:
     """A path relative to the working directory when it lies below it, else as given."""
+    return _display_path(path, os.getcwd())
+
+
+# a report names a few files at thousands of sites: each is made relative once per folder
+@lru_cache(maxsize=4096)
+def _display_path(path: str, cwd: str) -> str:
     try:
-        relative = os.path.relpath(path)
+        relative = os.path.relpath(path, cwd)
     except ValueError:  # another drive on Windows
         return path
     return path if relative.startswith("..") else relative

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict
+from itertools import chain
 from json.encoder import encode_basestring_ascii as _ascii
-from typing import Any, TextIO
+from typing import Any, NamedTuple, TextIO
 
-from ..report import BaselineUse, Finding, Relation, Report, Site, SourceLoc, TargetResult
+from ..report import BaselineUse, Finding, Inside, Relation, Report, Site, SourceLoc, TargetResult
 from . import View, display_path
 
 
 def render(report: Report) -> str:
-    return dumps(to_dict(report)) + "\n"
+    """The document ``dumps(to_dict(report))`` writes, byte for byte; sites are written
+    straight from the report's ``Site`` records (see ``_site_text``)."""
+    return dumps(_document(report, _SiteText)) + "\n"
 
 
 def dumps(document: Any) -> str:
@@ -31,6 +35,8 @@ def _encode(value: Any, newline: str) -> str:
     kind = type(value)
     if kind is str:
         return _ascii(value)
+    if kind is _SiteText:
+        return _site_text(value.site, newline)
     if kind is dict:
         if not value:
             return "{}"
@@ -81,9 +87,15 @@ def emit(report: Report, out: TextIO, view: View) -> None:
 
 
 def to_dict(report: Report) -> dict[str, Any]:
+    """The JSON document as plain data."""
+    return _document(report, _site)
+
+
+def _document(report: Report, site: Callable[[Site], Any]) -> dict[str, Any]:
+    """The document, each site as ``site`` gives it (a dict, or a ``_SiteText`` to encode)."""
     document: dict[str, Any] = {
         "version": report.version,
-        "targets": [_target(t) for t in report.targets],
+        "targets": [_target(t, site) for t in report.targets],
         "statistics": {
             "findings": dict(sorted(report.finding_counts().items())),
             "unused_suppressions": [
@@ -100,7 +112,7 @@ def _baseline(use: BaselineUse) -> dict[str, Any]:
     return {"file": use.path, "matched": use.matched, "stale": [asdict(entry) for entry in use.stale]}
 
 
-def _target(result: TargetResult) -> dict[str, Any]:
+def _target(result: TargetResult, site: Callable[[Site], Any]) -> dict[str, Any]:
     return {
         "target": result.target,
         "model": result.model,
@@ -115,7 +127,7 @@ def _target(result: TargetResult) -> dict[str, Any]:
         "needs_args": list(result.needs_args),
         "config_hint": result.config_hint,
         "origin": result.origin,
-        "sites": [_site(s) for s in result.sites],
+        "sites": [site(s) for s in result.sites],
         "anchors": [{"path": a.path, "type": a.type} for a in result.anchors],
         "untraced": [
             {
@@ -176,6 +188,123 @@ def _finding(finding: Finding) -> dict[str, Any]:
         "related": [_source(loc) for loc in finding.related],
         "site": finding.site,
     }
+
+
+class _SiteText(NamedTuple):
+    """A site that ``_encode`` writes with ``_site_text``, not through a dict."""
+
+    site: Site
+
+
+class _Keys:
+    """The keys of an object ``_site_text`` writes, and per indentation the constant text
+    around its values (``{\n  "kind": ``, ``,\n  "variant": `` ... and the closing brace)."""
+
+    def __init__(self, *names: str) -> None:
+        self.names = names
+        self._frames: dict[str, tuple[tuple[str, ...], str]] = {}
+
+    def frame(self, newline: str) -> tuple[tuple[str, ...], str]:
+        """At the nesting ``newline`` gives: the text before each value, and the end."""
+        frame = self._frames.get(newline)
+        if frame is None:
+            at = newline + "  "
+            heads = tuple(("," if i else "{") + at + _ascii(name) + ": " for i, name in enumerate(self.names))
+            frame = self._frames[newline] = (heads, newline + "}")
+        return frame
+
+    def text(self, newline: str, values: tuple[str, ...]) -> str:
+        """The object at the nesting ``newline`` gives, its values already encoded."""
+        heads, end = self.frame(newline)
+        return "".join(chain.from_iterable(zip(heads, values, strict=True))) + end
+
+
+_SITE = _Keys(
+    "kind", "variant", "op", "module_path", "module_type", "inplace", "source", "after", "before",
+    "after_more", "before_more", "input_path", "output_path", "inside", "traced", "after_complete",
+    "before_complete", "region", "defined_at",
+)
+_RELATION = _Keys("anchor", "type", "via")
+_PATH = _Keys("via")
+_INSIDE = _Keys("anchor", "type")
+_SOURCE = _Keys("file", "line")
+
+
+def _site_text(site: Site, newline: str) -> str:
+    """``_encode(_site(site), newline)`` without the dicts: a deep model's report holds
+    thousands of sites with a dozen relations each, and building and walking their dicts
+    cost more than writing the text. The keys, their order and every value's spelling
+    must stay those of ``_site`` (a test compares the two on every sample model)."""
+    at = newline + "  "
+    return _SITE.text(newline, (
+        _ascii(site.kind),
+        _ascii(site.variant),
+        _ascii(site.op),
+        _ascii(site.module_path),
+        _ascii(site.module_type),
+        _flag(site.inplace),
+        _source_text(site.source, at),
+        _relations_text(site.after, at),
+        _relations_text(site.before, at),
+        int.__repr__(site.after_more),
+        int.__repr__(site.before_more),
+        _path_text(site.input_path, at),
+        _path_text(site.output_path, at),
+        _inside_text(site.inside, at),
+        _flag(site.traced),
+        _flag(site.after_complete),
+        _flag(site.before_complete),
+        "null" if site.region is None else _ascii(site.region),
+        _source_text(site.defined_at, at),
+    ))
+
+
+def _array(newline: str, items: list[str]) -> str:
+    """A JSON array of already encoded values."""
+    if not items:
+        return "[]"
+    at = newline + "  "
+    return "[" + at + ("," + at).join(items) + newline + "]"
+
+
+def _strings(newline: str, values: tuple[str, ...]) -> str:
+    return _array(newline, [*map(_ascii, values)])
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _relations_text(relations: tuple[Relation, ...], newline: str) -> str:
+    """The list of relations at ``newline``: the hottest text of a deep model's report (tens of
+    thousands of relations), so each relation is one f-string from the constant pieces of
+    ``_RELATION`` at its indentation, its ``via`` joined in place."""
+    if not relations:
+        return "[]"
+    at = newline + "  "
+    (anchor, type_, via), end = _RELATION.frame(at)
+    first = at + "    "  # a via entry
+    between, last = "," + first, at + "  ]"
+    texts = [
+        f"{anchor}{_ascii(r.anchor)}{type_}{_ascii(r.type)}{via}"
+        f"{'[' + first + between.join(map(_ascii, r.via)) + last if r.via else '[]'}{end}"
+        for r in relations
+    ]
+    return "[" + at + ("," + at).join(texts) + newline + "]"
+
+
+def _path_text(via: tuple[str, ...] | None, newline: str) -> str:
+    return "null" if via is None else _PATH.text(newline, (_strings(newline + "  ", via),))
+
+
+def _inside_text(inside: Inside | None, newline: str) -> str:
+    return "null" if inside is None else _INSIDE.text(newline, (_ascii(inside.anchor), _ascii(inside.type)))
+
+
+def _source_text(source: SourceLoc | None, newline: str) -> str:
+    if source is None:
+        return "null"
+    return _SOURCE.text(newline, (_ascii(display_path(source.file)), int.__repr__(source.line)))
 
 
 def _relation(relation: Relation) -> dict[str, Any]:
