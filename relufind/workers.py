@@ -9,6 +9,7 @@ was running: that task gets ``on_failure``'s result, the worker is replaced, the
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -23,6 +24,8 @@ Result = TypeVar("Result")
 #: extra seconds a worker gets beyond the per-target timeout (which it enforces itself)
 #: before the parent kills it: start-up, importing torch, sending the result back
 GRACE_SECONDS = 30.0
+#: how long finished workers get to exit on their own before they are killed
+STOP_SECONDS = 0.2
 
 
 def default_jobs() -> int:
@@ -34,7 +37,12 @@ def default_jobs() -> int:
 
 
 def _serve(work: Callable[[Any], Any], conn: multiprocessing.connection.Connection) -> None:
-    """A worker's loop: receive (index, task), send back (index, result); None ends it."""
+    """A worker's loop: receive (index, task), send back (index, result); None ends it.
+
+    The collector is paused for the worker's life, as for the console script's whole run
+    (``gcpause.whole_run``): each model's garbage is collected before the next (``run_one``).
+    """
+    gc.disable()
     while True:
         try:
             message = conn.recv()
@@ -87,8 +95,7 @@ class Pool(Generic[Task, Result]):
                     yield done.pop(next_out)
                     next_out += 1
         finally:
-            for worker in workers:
-                self._stop(worker)
+            self._stop_all(workers)
 
     def _start(self) -> _Worker[Task]:
         parent, child = self._context.Pipe()
@@ -131,6 +138,21 @@ class Pool(Generic[Task, Result]):
         self._stop(worker, kill=True)
         workers[position] = self._start()
 
+    def _stop_all(self, workers: list[_Worker[Task]]) -> None:
+        """Ask every worker to end, give them all one short wait together, kill the rest: an
+        idle worker holds nothing, and torch's interpreter teardown takes seconds."""
+        for worker in workers:
+            if worker.process.is_alive():
+                try:
+                    worker.conn.send(None)
+                except (OSError, BrokenPipeError):
+                    worker.process.kill()
+        until = time.monotonic() + STOP_SECONDS
+        for worker in workers:
+            worker.process.join(max(0.0, until - time.monotonic()))
+        for worker in workers:
+            self._stop(worker, kill=True)
+
     def _stop(self, worker: _Worker[Task], kill: bool = False) -> None:
         if not kill and worker.process.is_alive():
             try:
@@ -138,7 +160,7 @@ class Pool(Generic[Task, Result]):
             except (OSError, BrokenPipeError):
                 kill = True
             # an idle worker holds nothing: no need to wait seconds for torch's interpreter teardown
-            worker.process.join(0.2)
+            worker.process.join(STOP_SECONDS)
         if worker.process.is_alive():
             worker.process.kill()
             worker.process.join(5)
