@@ -292,16 +292,16 @@ def _viewed(traced: Traced, node: fx.Node) -> fx.Node | None:
 
 
 def _mutated_input(traced: Traced, node: fx.Node) -> fx.Node | None:
-    """The input an in-place op overwrites (``x.relu_()``, ``F.relu(x, inplace=True)``)."""
+    """The input an in-place op overwrites (``x.relu_()``, ``F.relu(x, inplace=True)``); not
+    ``requires_grad_()`` and the like, which are named so but write no values (``vocab``)."""
     first = node.args[0] if node.args else None
     if not isinstance(first, fx.Node):
         return None
     if node.op == "call_method":
-        name = str(node.target)
-        inplace = name.endswith("_") and not name.endswith("__")
+        inplace = vocab.writes_in_place(str(node.target))
     elif node.op == "call_function":
         name = getattr(node.target, "__name__", "")
-        inplace = (name.endswith("_") and not name.endswith("__")) or node.kwargs.get("inplace") is True
+        inplace = vocab.writes_in_place(name) or node.kwargs.get("inplace") is True
     elif node.op == "call_module":
         inplace = getattr(traced.submodule(str(node.target)), "inplace", False) is True
     else:

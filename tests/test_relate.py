@@ -473,3 +473,30 @@ def test_inplace_relu_through_a_reshape_reaches_the_readers_of_the_base(write_mo
     )
     [site] = analyse(f"{path}:ThroughReshape").sites
     assert after_anchors(site) == ["conv"] and before_anchors(site) == ["conv2"]
+
+
+def test_only_ops_that_write_values_count_as_mutations() -> None:
+    """``requires_grad_()``, ``detach_()`` are named like in-place ops but write no values; the
+    relations use the same table as the rules (``vocab.writes_in_place``)."""
+    import torch
+    import torch.fx as fx
+    import torch.nn.functional as F
+
+    from relufind.relate import _mutated_input
+
+    class Net(torch.nn.Module):
+        def forward(self, x, y):
+            x.requires_grad_()
+            y.detach_()
+            x.add_(y)
+            F.relu(y, inplace=True)
+            return x.mul_(2)
+
+    graph = fx.symbolic_trace(Net()).graph
+    mutated = {
+        str(node.target).rpartition(".")[2] if node.op == "call_method" else node.target.__name__:
+        getattr(_mutated_input(None, node), "name", None)  # type: ignore[arg-type]
+        for node in graph.nodes
+        if node.op in ("call_method", "call_function")
+    }
+    assert mutated == {"requires_grad_": None, "detach_": None, "add_": "x", "relu": "y", "mul_": "x"}
