@@ -113,16 +113,17 @@ class RelufindTracer(fx.Tracer):
         self.shape_question = self.shape_question or not value_dependent(obj.node)
         return super().iter(obj)
 
-    def call_module(self, m, forward, args, kwargs):  # type: ignore[no-untyped-def]
-        path = self.path_of_module(m)
-        if not self.is_leaf_module(m, path):
-            self.entered.add(path)
-        return super().call_module(m, forward, args, kwargs)
-
     def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
+        """fx asks this once per module call, just before it traces the module's ``forward``
+        or records a leaf: so a non-leaf is noted as entered here (overriding ``call_module``
+        would look the path and leafness up twice per call, and add a frame to every
+        ``user_source_location`` walk)."""
         if self._extra_leaves is not None and self._extra_leaves(m):
             return True
-        return super().is_leaf_module(m, module_qualified_name)
+        if super().is_leaf_module(m, module_qualified_name):
+            return True
+        self.entered.add(module_qualified_name)
+        return False
 
     def create_node(self, kind, target, args, kwargs, name=None, type_expr=None):  # type: ignore[no-untyped-def]
         node = super().create_node(kind, target, args, kwargs, name, type_expr)
