@@ -16,7 +16,10 @@ from . import View, display_path
 def render(report: Report) -> str:
     """The document ``dumps(to_dict(report))`` writes, byte for byte; sites are written
     straight from the report's ``Site`` records (see ``_site_text``)."""
-    return dumps(_document(report, _SiteText)) + "\n"
+    try:
+        return dumps(_document(report, _SiteText)) + "\n"
+    finally:
+        _VIA_TEXTS.clear()  # the texts live for one document: a repeated path is repeated there
 
 
 def dumps(document: Any) -> str:
@@ -283,14 +286,21 @@ def _relations_text(relations: tuple[Relation, ...], newline: str) -> str:
         return "[]"
     at = newline + "  "
     (anchor, type_, via), end = _RELATION.frame(at)
-    first = at + "    "  # a via entry
-    between, last = "," + first, at + "  ]"
-    texts = [
-        f"{anchor}{_ascii(r.anchor)}{type_}{_ascii(r.type)}{via}"
-        f"{'[' + first + between.join(map(_ascii, r.via)) + last if r.via else '[]'}{end}"
-        for r in relations
-    ]
+    vias = _VIA_TEXTS.get(at)
+    if vias is None:
+        vias = _VIA_TEXTS[at] = {}
+    texts = []
+    for r in relations:
+        via_text = vias.get(r.via)
+        if via_text is None:
+            via_text = vias[r.via] = _strings(at + "  ", r.via)
+        texts.append(f"{anchor}{_ascii(r.anchor)}{type_}{_ascii(r.type)}{via}{via_text}{end}")
     return "[" + at + ("," + at).join(texts) + newline + "]"
+
+
+#: per indentation, a ``via`` -> its text: a deep model repeats the same few ops between
+#: anchors at every block (``["clamp", "add", "add"]``), so each is encoded once per document
+_VIA_TEXTS: dict[str, dict[tuple[str, ...], str]] = {}
 
 
 def _path_text(via: tuple[str, ...] | None, newline: str) -> str:
