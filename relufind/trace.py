@@ -63,12 +63,13 @@ class Traced:
     entered: frozenset[str] = frozenset({""})
 
     @cached_property
-    def _module_table(self) -> dict[str, nn.Module]:
+    def modules(self) -> dict[str, nn.Module]:
+        """Path (relative to ``root``) -> module, every registered path: built once, asked per node."""
         return dict(self.root.named_modules(remove_duplicate=False))
 
     def submodule(self, path: str) -> nn.Module:
-        """``root.get_submodule(path)``, from a table built once (it is asked per node)."""
-        module = self._module_table.get(path)
+        """``root.get_submodule(path)``, from the ``modules`` table."""
+        module = self.modules.get(path)
         return module if module is not None else self.root.get_submodule(path)
 
     def qualify(self, path: str) -> str:
