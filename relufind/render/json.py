@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from itertools import chain
 from json.encoder import encode_basestring_ascii as _ascii
@@ -59,35 +59,26 @@ def _encode(value: Any, newline: str, parts: list[str]) -> None:
 
 
 def _object(value: dict[Any, Any], newline: str, parts: list[str]) -> None:
-    if not value:
-        parts.append("{}")
-        return
-    inner = newline + "  "
-    head = "{" + inner
-    for k, v in value.items():
-        parts.append(f"{head}{_key(k)}: ")
-        head = "," + inner
-        if type(v) is str:
-            parts.append(_ascii(v))
-        else:
-            _encode(v, inner, parts)
-    parts.append(newline + "}")
+    _members(((f"{_key(k)}: ", v) for k, v in value.items()), "{}", newline, parts)
 
 
 def _array_of(value: list[Any] | tuple[Any, ...], newline: str, parts: list[str]) -> None:
-    if not value:
-        parts.append("[]")
-        return
+    _members((("", v) for v in value), "[]", newline, parts)
+
+
+def _members(members: Iterable[tuple[str, Any]], brackets: str, newline: str, parts: list[str]) -> None:
+    """A container's members (the text before each value, the value) between ``brackets``."""
     inner = newline + "  "
-    head = "[" + inner
-    for v in value:
-        parts.append(head)
+    head = brackets[0] + inner
+    for before, v in members:
+        parts.append(head + before)
         head = "," + inner
         if type(v) is str:
             parts.append(_ascii(v))
         else:
             _encode(v, inner, parts)
-    parts.append(newline + "]")
+    empty = head[0] != ","  # no member was written: no head either
+    parts.append(brackets if empty else newline + brackets[1])
 
 
 def _scalar(value: Any, newline: str) -> str:
