@@ -542,7 +542,8 @@ def _analyse(
     is_anchor = anchor_predicate(options.anchors)
     with _gc_paused():
         analysis = analyse(model, is_anchor)
-        modules = [(path, type(m).__name__) for path, m in model.named_modules(remove_duplicate=False)]
+        named = list(model.named_modules(remove_duplicate=False))  # walked once: a deep model has 10^4
+        modules = [(path, type(m).__name__) for path, m in named]
         warnings = _unmatched_anchors(model, options.anchors)
         traced_with = "fx"
         if analysis.untraced and options.input_shapes:
@@ -555,7 +556,7 @@ def _analyse(
                 warnings.append(
                     f"--input-shape: the torch.export retry failed too ({failure}); kept fx's analysis"
                 )
-        lint = _Lint(model, _defined_at(model, constructed or {}))
+        lint = _Lint(model, _defined_at(named, constructed or {}))
         return _result(analysis, target, name, options, device, build, modules, traced_with, warnings, lint)
 
 
@@ -567,12 +568,14 @@ class _Lint:
     defined_at: Mapping[str, SourceLoc] = field(default_factory=dict)
 
 
-def _defined_at(model: nn.Module, constructed: Mapping[nn.Module, SourceLoc]) -> dict[str, SourceLoc]:
-    """Module path -> the line that constructed that module."""
+def _defined_at(
+    named: list[tuple[str, nn.Module]], constructed: Mapping[nn.Module, SourceLoc]
+) -> dict[str, SourceLoc]:
+    """Module path -> the line that constructed that module (``named``: every module, by path)."""
     if not constructed:
         return {}
     lines: dict[str, SourceLoc] = {}
-    for path, module in model.named_modules(remove_duplicate=False):
+    for path, module in named:
         line = constructed.get(module)
         if line is not None:
             lines[path] = line
@@ -581,9 +584,11 @@ def _defined_at(model: nn.Module, constructed: Mapping[nn.Module, SourceLoc]) ->
 
 def _unmatched_anchors(model: nn.Module, names: Sequence[str]) -> list[str]:
     """A warning per ``--anchor`` name that matches no module class in the model."""
+    if not any(names):  # no --anchor: nothing to match (the walk below is per module class)
+        return []
     classes: set[str] = set()
-    for module in model.modules():
-        for cls in type(module).__mro__:
+    for module_type in {type(module) for module in model.modules()}:
+        for cls in module_type.__mro__:
             classes.update((cls.__name__, f"{cls.__module__}.{cls.__qualname__}"))
     return [
         f"--anchor {name} matches no module class in the model; check the spelling (class name, "

@@ -469,7 +469,9 @@ def _placed(found: Found, outer_up: Reach, outer_down: Reach) -> Found:
 def unseen_calls(traced: Traced, found: list[Found]) -> list[Unseen]:
     """ReLU calls in the source of traced ``forward``s that produced no site in the graph."""
     # a shared child reports under its first registered path, so child calls compare objects
-    modules_at = {traced.qualify(p): m for p, m in traced.root.named_modules(remove_duplicate=False)}
+    modules_at = traced.modules
+    if traced.prefix:
+        modules_at = {traced.qualify(p): m for p, m in modules_at.items()}
     # per (file, line) of traced sites: the paths holding a site there with all their ancestors,
     # and the modules owning one — set lookups, so a block repeated N times costs N, not N^2
     covered: dict[tuple[str, int], set[str]] = {}

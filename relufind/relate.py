@@ -520,25 +520,27 @@ def _owning_anchor(
     """The outermost anchor module among the modules whose forward created ``node``."""
     if node.op in ("placeholder", "output", "get_attr"):
         return None
-    path = traced.owner(node).owner_path
-    if path not in cache:
-        anchor = _outermost_anchor_on_path(traced.root, path, is_anchor)
-        cache[path] = anchor and Anchor(traced.qualify(anchor.path), anchor.type)
-    return cache[path]
+    return _outermost_anchor(traced, traced.owner(node).owner_path, is_anchor, cache)
 
 
-def _outermost_anchor_on_path(
-    root: nn.Module, path: str, is_anchor: Callable[[nn.Module], bool]
+def _outermost_anchor(
+    traced: Traced, path: str, is_anchor: Callable[[nn.Module], bool], cache: dict[str, Anchor | None]
 ) -> Anchor | None:
-    if is_anchor(root):  # a region analysed on its own whose root is an anchor (a Conv subclass)
-        return Anchor("", type(root).__name__)
-    module = root
-    parts = path.split(".") if path else []
-    for depth, part in enumerate(parts):
-        module = getattr(module, part)
-        if is_anchor(module):
-            return Anchor(".".join(parts[: depth + 1]), type(module).__name__)
-    return None
+    """The outermost anchor on the way from the root to the module at ``path`` (qualified),
+    from its parent's answer: each module of a deep stack is asked about once, not once per
+    module below it."""
+    if path in cache:
+        return cache[path]
+    if not path:  # a region analysed on its own whose root is an anchor (a Conv subclass)
+        root = traced.root
+        anchor = Anchor(traced.qualify(""), type(root).__name__) if is_anchor(root) else None
+    else:
+        anchor = _outermost_anchor(traced, path.rpartition(".")[0], is_anchor, cache)
+        module = traced.submodule(path) if anchor is None else None
+        if module is not None and is_anchor(module):
+            anchor = Anchor(traced.qualify(path), type(module).__name__)
+    cache[path] = anchor
+    return anchor
 
 
 def _label(traced: Traced, node: fx.Node) -> str | None:

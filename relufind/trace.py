@@ -63,12 +63,13 @@ class Traced:
     entered: frozenset[str] = frozenset({""})
 
     @cached_property
-    def _module_table(self) -> dict[str, nn.Module]:
+    def modules(self) -> dict[str, nn.Module]:
+        """Path (relative to ``root``) -> module, every registered path: built once, asked per node."""
         return dict(self.root.named_modules(remove_duplicate=False))
 
     def submodule(self, path: str) -> nn.Module:
-        """``root.get_submodule(path)``, from a table built once (it is asked per node)."""
-        module = self._module_table.get(path)
+        """``root.get_submodule(path)``, from the ``modules`` table."""
+        module = self.modules.get(path)
         return module if module is not None else self.root.get_submodule(path)
 
     def qualify(self, path: str) -> str:
@@ -113,16 +114,17 @@ class RelufindTracer(fx.Tracer):
         self.shape_question = self.shape_question or not value_dependent(obj.node)
         return super().iter(obj)
 
-    def call_module(self, m, forward, args, kwargs):  # type: ignore[no-untyped-def]
-        path = self.path_of_module(m)
-        if not self.is_leaf_module(m, path):
-            self.entered.add(path)
-        return super().call_module(m, forward, args, kwargs)
-
     def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
+        """fx asks this once per module call, just before it traces the module's ``forward``
+        or records a leaf: so a non-leaf is noted as entered here (overriding ``call_module``
+        would look the path and leafness up twice per call, and add a frame to every
+        ``user_source_location`` walk)."""
         if self._extra_leaves is not None and self._extra_leaves(m):
             return True
-        return super().is_leaf_module(m, module_qualified_name)
+        if super().is_leaf_module(m, module_qualified_name):
+            return True
+        self.entered.add(module_qualified_name)
+        return False
 
     def create_node(self, kind, target, args, kwargs, name=None, type_expr=None):  # type: ignore[no-untyped-def]
         node = super().create_node(kind, target, args, kwargs, name, type_expr)

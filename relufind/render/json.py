@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from itertools import chain
 from json.encoder import encode_basestring_ascii as _ascii
@@ -16,7 +16,10 @@ from . import View, display_path
 def render(report: Report) -> str:
     """The document ``dumps(to_dict(report))`` writes, byte for byte; sites are written
     straight from the report's ``Site`` records (see ``_site_text``)."""
-    return dumps(_document(report, _SiteText)) + "\n"
+    try:
+        return _joined(_document(report, _SiteText), "\n", tail="\n")
+    finally:
+        _VIA_TEXTS.clear()  # the texts live for one document: a repeated path is repeated there
 
 
 def dumps(document: Any) -> str:
@@ -24,50 +27,77 @@ def dumps(document: Any) -> str:
 
     With ``indent`` the standard library falls back to its pure-Python encoder, a generator
     per container: on a deep model's report (tens of MB, a dozen relations per site) that
-    cost seconds, more than the analysis. Here a container is one join of its encoded items.
+    cost seconds, more than the analysis. Here every piece of text is appended to one list
+    and joined once: a container made as one string would copy all it holds at each level
+    of nesting (a hundred MB, a dozen times over, on the deepest benchmark).
     """
-    return _encode(document, "\n")
+    return _joined(document, "\n")
 
 
-def _encode(value: Any, newline: str) -> str:
-    """``value`` encoded at the nesting given by ``newline`` ("\\n" and its indent). One call
-    per container: strings, most of the values, are encoded inline by the C escaper."""
+def _joined(value: Any, newline: str, tail: str = "") -> str:
+    """``value`` encoded at the nesting ``newline`` gives, then ``tail``: one join."""
+    parts: list[str] = []
+    _encode(value, newline, parts)
+    parts.append(tail)
+    return "".join(parts)
+
+
+def _encode(value: Any, newline: str, parts: list[str]) -> None:
+    """Append ``value`` encoded at the nesting given by ``newline`` ("\\n" and its indent) to
+    ``parts``. Strings, most of the values, are encoded inline by the C escaper."""
     kind = type(value)
     if kind is str:
-        return _ascii(value)
-    if kind is _SiteText:
-        return _site_text(value.site, newline)
-    if kind is dict:
-        if not value:
-            return "{}"
-        inner = newline + "  "
-        items = [
-            f"{_key(k)}: {_ascii(v) if type(v) is str else _encode(v, inner)}" for k, v in value.items()
-        ]
-        return "{" + inner + ("," + inner).join(items) + newline + "}"
-    if kind is list or kind is tuple:
-        if not value:
-            return "[]"
-        inner = newline + "  "
-        items = [_ascii(v) if type(v) is str else _encode(v, inner) for v in value]
-        return "[" + inner + ("," + inner).join(items) + newline + "]"
+        parts.append(_ascii(value))
+    elif kind is _SiteText:
+        parts.append(_site_text(value.site, newline))
+    elif kind is dict:
+        _object(value, newline, parts)
+    elif kind is list or kind is tuple:
+        _array_of(value, newline, parts)
+    else:
+        parts.append(_scalar(value, newline))
+
+
+def _object(value: dict[Any, Any], newline: str, parts: list[str]) -> None:
+    _members(((f"{_key(k)}: ", v) for k, v in value.items()), "{}", newline, parts)
+
+
+def _array_of(value: list[Any] | tuple[Any, ...], newline: str, parts: list[str]) -> None:
+    _members((("", v) for v in value), "[]", newline, parts)
+
+
+def _members(members: Iterable[tuple[str, Any]], brackets: str, newline: str, parts: list[str]) -> None:
+    """A container's members (the text before each value, the value) between ``brackets``."""
+    inner = newline + "  "
+    head = brackets[0] + inner
+    for before, v in members:
+        parts.append(head + before)
+        head = "," + inner
+        if type(v) is str:
+            parts.append(_ascii(v))
+        else:
+            _encode(v, inner, parts)
+    empty = head[0] != ","  # no member was written: no head either
+    parts.append(brackets if empty else newline + brackets[1])
+
+
+def _scalar(value: Any, newline: str) -> str:
+    """Anything but a str, dict, list or tuple (exactly those types) as text."""
     if value is None:
         return "null"
     if value is True:
         return "true"
     if value is False:
         return "false"
-    if kind is int:
+    if type(value) is int:
         return int.__repr__(value)
     if isinstance(value, (int, float)):
         return _encoder.encode(value)  # a float (and its NaN / Infinity spelling), an int subclass
-    if isinstance(value, dict):  # subclasses: as json.dumps takes them
-        return _encode(dict(value), newline)
-    if isinstance(value, (list, tuple)):
-        return _encode(list(value), newline)
+    if isinstance(value, (dict, list, tuple)):  # subclasses: as json.dumps takes them
+        return _joined(dict(value) if isinstance(value, dict) else list(value), newline)
     if isinstance(value, str):
         return _ascii(value)
-    raise TypeError(f"Object of type {kind.__name__} is not JSON serializable")
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 _encoder = json.JSONEncoder()
@@ -78,7 +108,7 @@ def _key(key: Any) -> str:
         return _ascii(key)
     # json.dumps turns other keys into strings first (True -> "true", 1.5 -> "1.5")
     if key is None or isinstance(key, bool):
-        return _ascii(_encode(key, ""))
+        return _ascii(_scalar(key, ""))
     return _ascii(_encoder.encode(key).strip('"'))
 
 
@@ -283,14 +313,21 @@ def _relations_text(relations: tuple[Relation, ...], newline: str) -> str:
         return "[]"
     at = newline + "  "
     (anchor, type_, via), end = _RELATION.frame(at)
-    first = at + "    "  # a via entry
-    between, last = "," + first, at + "  ]"
-    texts = [
-        f"{anchor}{_ascii(r.anchor)}{type_}{_ascii(r.type)}{via}"
-        f"{'[' + first + between.join(map(_ascii, r.via)) + last if r.via else '[]'}{end}"
-        for r in relations
-    ]
+    vias = _VIA_TEXTS.get(at)
+    if vias is None:
+        vias = _VIA_TEXTS[at] = {}
+    texts = []
+    for r in relations:
+        via_text = vias.get(r.via)
+        if via_text is None:
+            via_text = vias[r.via] = _strings(at + "  ", r.via)
+        texts.append(f"{anchor}{_ascii(r.anchor)}{type_}{_ascii(r.type)}{via}{via_text}{end}")
     return "[" + at + ("," + at).join(texts) + newline + "]"
+
+
+#: per indentation, a ``via`` -> its text: a deep model repeats the same few ops between
+#: anchors at every block (``["clamp", "add", "add"]``), so each is encoded once per document
+_VIA_TEXTS: dict[str, dict[tuple[str, ...], str]] = {}
 
 
 def _path_text(via: tuple[str, ...] | None, newline: str) -> str:

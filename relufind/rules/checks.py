@@ -160,11 +160,7 @@ def _mutated_in_graph(model: Model) -> Iterator[Hit]:
 def _mutated_in_source(model: Model) -> Iterator[Hit]:
     """Index assignments into a ReLU's result, read from ``forward`` source: fx cannot trace
     item assignment on a Proxy, so no graph shows them (the trace fails there)."""
-    if model.module is None:
-        return
-    for path, module in model.module.named_modules():
-        if type(module).__module__.startswith("torch."):
-            continue
+    for path, module in model.user_modules:
         for write in srcread.relu_result_writes(module):
             relu = write.relu
             # a ReLU module's site is at its own path, a functional ReLU's at the caller's
@@ -197,12 +193,10 @@ def _mutated_message(model: Model, site: Site | None, writer: str, path: str = "
 
 @check("RF005")
 def relu_module_on_tensor(model: Model) -> Iterator[Hit]:
-    if model.module is None:
-        return
     seen: set[type] = set()
-    for path, module in model.module.named_modules():
+    for path, module in model.user_modules:
         cls = type(module)
-        if cls in seen or cls.__module__.startswith("torch."):
+        if cls in seen:
             continue
         seen.add(cls)
         for line, file, name in _activation_built_on_tensor(cls):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from ..report import Finding, Site, SourceLoc, Unseen
@@ -50,6 +51,14 @@ class Model:
 
     def final(self, site: Site) -> Site:
         return self.reported.get(site, site)
+
+    @cached_property
+    def user_modules(self) -> list[tuple[str, nn.Module]]:
+        """(path, module) of the model's own (not torch's) modules, each once: the source
+        checks read them; a deep stack's tens of thousands of torch layers are walked once."""
+        if self.module is None:
+            return []
+        return [(p, m) for p, m in self.module.named_modules() if not type(m).__module__.startswith("torch.")]
 
 
 Check = Callable[[Model], Iterable[Hit]]
