@@ -6,7 +6,6 @@ The work itself is ``relufind.command.run``; this module only turns typer's valu
 
 from __future__ import annotations
 
-import sys
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -15,8 +14,7 @@ import typer
 from typer.core import TyperCommand
 
 from . import __version__
-from .command import Invocation, run
-from .report import EXIT_ERROR
+from .command import Invocation, run, usage_error
 
 
 class Format(str, Enum):
@@ -33,8 +31,7 @@ app = typer.Typer(add_completion=False, rich_markup_mode=None, pretty_exceptions
 
 def _usage_error(message: str) -> typer.Exit:
     """Print one line for a command-line mistake; the caller raises the returned Exit(2)."""
-    print(f"relufind: error: {message} (see relufind --help)", file=sys.stderr, flush=True)
-    return typer.Exit(EXIT_ERROR)
+    return typer.Exit(usage_error(message))
 
 
 class _Command(TyperCommand):

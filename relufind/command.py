@@ -80,7 +80,7 @@ def run(inv: Invocation) -> int:
     try:
         prepared = _prepare(inv)
     except UsageError as exc:
-        return _usage_error(str(exc))
+        return usage_error(str(exc))
     try:
         report, stream = _scan(inv, prepared)
     except Exception as exc:  # a bug in relufind itself: one line unless --debug
@@ -91,7 +91,7 @@ def run(inv: Invocation) -> int:
     try:
         report = _emit(inv, prepared, report, stream)
     except UsageError as exc:  # --output that cannot be written after all
-        return _usage_error(str(exc))
+        return usage_error(str(exc))
     sys.stdout.flush()  # before the stderr verdict below, and for test runners' buffered streams
     return _verdict(inv, report)
 
@@ -220,7 +220,7 @@ def _verdict(inv: Invocation, report: Report) -> int:
     return 0 if inv.exit_zero and code == EXIT_FINDINGS else code
 
 
-def _usage_error(message: str) -> int:
+def usage_error(message: str) -> int:
     """One line for a command-line mistake; the exit code to return."""
     print(f"relufind: error: {message} (see relufind --help)", file=sys.stderr, flush=True)
     return EXIT_ERROR
@@ -256,7 +256,7 @@ def _errors_on_stderr(tree: bool) -> bool:
     in the same file or pipe as stderr, ``2>&1``), a stderr line would repeat it; when stdout
     goes elsewhere (a file, a pipe of its own) or holds JSON, stderr is where a person reads it.
     """
-    from .render.progress import isatty
+    from .render import isatty
 
     if not tree:
         return True

@@ -43,6 +43,14 @@ RENDERERS: dict[str, str] = {"tree": "tree", "json": "json", "sarif": "sarif", "
 FORMATS = tuple(RENDERERS)
 
 
+def isatty(stream: object) -> bool:
+    """Whether ``stream`` is a terminal; False for anything that cannot say (closed, a buffer)."""
+    try:
+        return bool(stream.isatty())  # type: ignore[attr-defined]
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
 def renderer(name: str) -> Emit:
     module = importlib.import_module(f"{__name__}.{RENDERERS[name]}")
     emit: Emit = module.emit

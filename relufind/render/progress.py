@@ -7,12 +7,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-
-def isatty(stream: Any) -> bool:
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError, OSError):
-        return False
+from . import isatty
 
 
 class Progress:

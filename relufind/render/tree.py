@@ -23,7 +23,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from ..report import Finding, Relation, Report, Site, SourceLoc, TargetResult, Untraced
-from . import View, display_path
+from . import View, display_path, isatty
 
 _BULLET = "●"
 _SEP = "·"
@@ -88,7 +88,7 @@ class Stream:
         self.write = write
         self.quiet = quiet
         self.statistics = statistics
-        tty = _isatty(out)
+        tty = isatty(out)
         self.terminal = color if color is not None else (tty and not os.environ.get("NO_COLOR"))
         self.encoding = (getattr(out, "encoding", None) or "utf-8").lower()
         self.unicode = self.encoding.replace("-", "").startswith("utf")
@@ -206,13 +206,6 @@ class _Buffer(io.StringIO):
     @property
     def encoding(self) -> str:  # type: ignore[override]
         return self._encoding
-
-
-def _isatty(out: TextIO) -> bool:
-    try:
-        return out.isatty()
-    except (AttributeError, ValueError):
-        return False
 
 
 def _terminal_width() -> int:
